@@ -1,0 +1,109 @@
+// Immutable image values. A Layer knows its digests and how to open its compressed bytes;
+// where the bytes live (file, registry, memory) is its own business.
+import type { Descriptor, HistoryEntry, ImageConfig, Platform } from "./types.ts";
+import { MediaType } from "./types.ts";
+import { sha256 } from "./digest.ts";
+
+export interface Layer {
+  readonly mediaType: string;
+  /** Digest of the (compressed) blob. */
+  readonly digest: string;
+  readonly size: number;
+  /** Digest of the uncompressed tar. */
+  readonly diffID: string;
+  readonly annotations?: Record<string, string>;
+  /** Opens the blob as stored (compressed). */
+  open(): Promise<ReadableStream<Uint8Array>>;
+  /** Where the blob already lives in a registry, for HEAD checks and cross-repo mounts. */
+  readonly origin?: { registry: string; repository: string };
+  /** A local file holding the blob, when there is one (pushes and layouts stream or link from it). */
+  readonly path?: string;
+}
+
+export type ManifestFormat = "oci" | "docker";
+
+export interface Image {
+  readonly format: ManifestFormat;
+  readonly config: ImageConfig;
+  readonly layers: readonly Layer[];
+  /** Manifest annotations carried from the base. */
+  readonly annotations?: Record<string, string>;
+}
+
+export function layerMediaType(format: ManifestFormat, compression: "gzip" | "zstd" | "none"): string {
+  if (format === "docker") return MediaType.dockerLayerGzip; // Docker schema 2 has no zstd type
+  return compression === "zstd" ? MediaType.ociLayerZstd : compression === "none" ? MediaType.ociLayer : MediaType.ociLayerGzip;
+}
+
+/** The empty image `FROM scratch` starts from (Docker media types, as BuildKit and kaniko use). */
+export function scratchImage(platform: Platform): Image {
+  return {
+    format: "docker",
+    layers: [],
+    config: {
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
+      rootfs: { type: "layers", diff_ids: [] },
+      history: [],
+    },
+  };
+}
+
+/** Appends a layer (or only a history entry when layer is undefined). */
+export function appendLayer(img: Image, layer: Layer | undefined, history: HistoryEntry): Image {
+  const config: ImageConfig = {
+    ...img.config,
+    rootfs: { type: "layers", diff_ids: layer ? [...img.config.rootfs.diff_ids, layer.diffID] : img.config.rootfs.diff_ids },
+    history: [...(img.config.history ?? []), layer ? history : { ...history, empty_layer: true }],
+  };
+  return { ...img, config, layers: layer ? [...img.layers, layer] : img.layers };
+}
+
+export function withConfig(img: Image, config: ImageConfig): Image {
+  return { ...img, config };
+}
+
+/** Serialised config, manifest and their digests: what every output writes. */
+export interface SerializedImage {
+  configBytes: Uint8Array;
+  configDescriptor: Descriptor;
+  manifestBytes: Uint8Array;
+  manifestDescriptor: Descriptor;
+}
+
+export function serializeImage(img: Image): SerializedImage {
+  const enc = new TextEncoder();
+  const configBytes = enc.encode(JSON.stringify(img.config));
+  const oci = img.format === "oci";
+  const configDescriptor: Descriptor = {
+    mediaType: oci ? MediaType.ociConfig : MediaType.dockerConfig,
+    digest: sha256(configBytes),
+    size: configBytes.byteLength,
+  };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: oci ? MediaType.ociManifest : MediaType.dockerManifest,
+    config: configDescriptor,
+    layers: img.layers.map((l) => ({
+      mediaType: l.mediaType, digest: l.digest, size: l.size, ...(l.annotations ? { annotations: l.annotations } : {}),
+    })),
+    ...(oci && img.annotations ? { annotations: img.annotations } : {}),
+  };
+  const manifestBytes = enc.encode(JSON.stringify(manifest));
+  return {
+    configBytes,
+    configDescriptor,
+    manifestBytes,
+    manifestDescriptor: { mediaType: manifest.mediaType, digest: sha256(manifestBytes), size: manifestBytes.byteLength },
+  };
+}
+
+/** A layer whose blob is a local file (new layers, cached layers, layout blobs). */
+export function fileLayer(d: { path: string; mediaType: string; digest: string; size: number; diffID: string; origin?: Layer["origin"] }): Layer {
+  return {
+    ...d,
+    open: async () => Bun.file(d.path).stream() as ReadableStream<Uint8Array>,
+  };
+}

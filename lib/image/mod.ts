@@ -1,0 +1,5 @@
+export * from "./types.ts";
+export * from "./digest.ts";
+export * from "./reference.ts";
+export * from "./image.ts";
+export * from "./platform.ts";

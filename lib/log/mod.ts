@@ -1,0 +1,64 @@
+// Logger shared by every folder. Levels follow logrus (kaniko's --verbosity values).
+export type Level = "panic" | "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+export type LogFormat = "text" | "color" | "json";
+
+const ORDER: Record<Level, number> = { panic: 0, fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6 };
+const COLORS: Record<Level, string> = {
+  panic: "\x1b[31m", fatal: "\x1b[31m", error: "\x1b[31m", warn: "\x1b[33m", info: "\x1b[36m", debug: "\x1b[37m", trace: "\x1b[37m",
+};
+
+export interface Logger {
+  error(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  trace(msg: string, fields?: Record<string, unknown>): void;
+  enabled(level: Level): boolean;
+}
+
+export interface LoggerOptions {
+  level?: Level;
+  format?: LogFormat;
+  timestamp?: boolean;
+  /** Where lines go; defaults to stderr so stdout stays free for RUN output. */
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+export function parseLevel(s: string): Level {
+  const l = s.toLowerCase();
+  if (l in ORDER) return l as Level;
+  if (l === "warning") return "warn";
+  throw new Error(`unknown log level "${s}": use one of ${Object.keys(ORDER).join(", ")}`);
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const max = ORDER[opts.level ?? "info"];
+  const format = opts.format ?? "color";
+  const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const now = opts.now ?? (() => new Date());
+  const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[level] > max) return;
+    if (format === "json") {
+      write(JSON.stringify({ level, msg, time: now().toISOString(), ...fields }));
+      return;
+    }
+    const extra = fields && Object.keys(fields).length
+      ? " " + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")
+      : "";
+    const ts = opts.timestamp ? `${now().toISOString()} ` : "";
+    const tag = level.toUpperCase().padEnd(5);
+    write(format === "color" ? `${ts}${COLORS[level]}${tag}\x1b[0m ${msg}${extra}` : `${ts}${tag} ${msg}${extra}`);
+  };
+  return {
+    error: (m, f) => emit("error", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    info: (m, f) => emit("info", m, f),
+    debug: (m, f) => emit("debug", m, f),
+    trace: (m, f) => emit("trace", m, f),
+    enabled: (l) => ORDER[l] <= max,
+  };
+}
+
+/** A logger that drops everything; for library callers and tests. */
+export const silentLogger: Logger = createLogger({ level: "panic", write: () => {} });
