@@ -3,3 +3,4 @@ export * from "./digest.ts";
 export * from "./reference.ts";
 export * from "./image.ts";
 export * from "./platform.ts";
+export * from "./outputs.ts";

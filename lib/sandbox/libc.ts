@@ -1,0 +1,52 @@
+// The few libc calls a RUN needs that neither Node nor Bun expose: chroot, setgroups and execve.
+// They run only in the short-lived helper process, never in the builder itself.
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+
+const libc = dlopen("libc.so.6", {
+  chroot: { args: [FFIType.cstring], returns: FFIType.i32 },
+  chdir: { args: [FFIType.cstring], returns: FFIType.i32 },
+  setgroups: { args: [FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  setgid: { args: [FFIType.u32], returns: FFIType.i32 },
+  setuid: { args: [FFIType.u32], returns: FFIType.i32 },
+  execve: { args: [FFIType.cstring, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+  __errno_location: { args: [], returns: FFIType.ptr },
+});
+
+export class SyscallError extends Error {
+  constructor(public readonly call: string, public readonly errno: number) {
+    super(`${call}: ${String(libc.symbols.strerror(errno))}`);
+    this.name = "SyscallError";
+  }
+}
+
+const cstr = (s: string) => Buffer.from(s + "\0");
+
+function check(call: string, rc: number): void {
+  if (rc !== 0) throw new SyscallError(call, read.i32(libc.symbols.__errno_location()!, 0));
+}
+
+export function chroot(dir: string): void { check(`chroot ${dir}`, libc.symbols.chroot(cstr(dir))); }
+export function chdir(dir: string): void { check(`chdir ${dir}`, libc.symbols.chdir(cstr(dir))); }
+
+/** Switches to uid/gid with exactly these supplementary groups (order matters: groups and gid before uid). */
+export function switchUser(uid: number, gid: number, groups: number[]): void {
+  const list = new Uint32Array(groups.length ? groups : [gid]);
+  check("setgroups", libc.symbols.setgroups(groups.length ? groups.length : 1, ptr(list)));
+  check(`setgid ${gid}`, libc.symbols.setgid(gid));
+  check(`setuid ${uid}`, libc.symbols.setuid(uid));
+}
+
+/** Replaces this process; returns only by throwing. */
+export function execve(file: string, argv: string[], env: string[]): never {
+  const keep: Buffer[] = [];
+  const array = (strs: string[]) => {
+    const arr = new BigUint64Array(strs.length + 1);
+    strs.forEach((s, i) => { const b = cstr(s); keep.push(b); arr[i] = BigInt(ptr(b)); });
+    return arr;
+  };
+  const a = array(argv);
+  const e = array(env);
+  libc.symbols.execve(cstr(file), ptr(a), ptr(e));
+  throw new SyscallError(`exec ${file}`, read.i32(libc.symbols.__errno_location()!, 0));
+}

@@ -1,0 +1,2 @@
+export { runIsolated, sandboxHelperMain, HELPER_SUBCOMMAND, SandboxError } from "./run.ts";
+export type { RunSpec, SandboxOptions } from "./run.ts";

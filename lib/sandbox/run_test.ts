@@ -1,0 +1,64 @@
+import { test, expect, beforeAll, afterAll } from "bun:test";
+import { chmodSync, mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runIsolated } from "./mod.ts";
+import { silentLogger } from "../log/mod.ts";
+
+const repo = resolve(import.meta.dir, "../..");
+const selfCommand = [process.execPath, join(repo, "cli/main.ts")];
+let root: string;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "kiln-sandbox-"));
+  chmodSync(root, 0o755); // mkdtemp makes 0700, which a non-root user could not enter
+  mkdirSync(join(root, "bin"));
+  mkdirSync(join(root, "work"));
+  copyFileSync("/bin/busybox", join(root, "bin/busybox"));
+  for (const a of ["sh", "id", "pwd", "env", "cat", "sleep", "ls"]) symlinkSync("busybox", join(root, "bin", a));
+  writeFileSync(join(root, "marker"), "inside\n");
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function run(argv: string[], extra: Partial<Parameters<typeof runIsolated>[0]> = {}) {
+  let out = "";
+  let err = "";
+  const dec = new TextDecoder();
+  const code = await runIsolated(
+    { root, argv, env: ["PATH=/bin", "FOO=bar"], cwd: "/", uid: 0, gid: 0, groups: [], ...extra },
+    { selfCommand, logger: silentLogger, stdout: (c) => (out += dec.decode(c)), stderr: (c) => (err += dec.decode(c)) },
+  );
+  return { code, out, err };
+}
+
+test("runs inside the root with the given env, cwd and user", async () => {
+  const r = await run(["sh", "-c", "cat /marker; pwd; id -u; id -g; id -G; echo $FOO; ls /proc/self >/dev/null && echo proc"], {
+    cwd: "/work", uid: 1234, gid: 99, groups: [99, 7],
+  });
+  expect(r.err).toBe("");
+  expect(r.out.split("\n")).toEqual(["inside", "/work", "1234", "99", "99 7", "bar", "proc", ""]);
+  expect(r.code).toBe(0);
+});
+
+test("propagates the exit code and reports a missing command", async () => {
+  expect((await run(["sh", "-c", "exit 42"])).code).toBe(42);
+  const missing = await run(["nosuchcmd"]);
+  expect(missing.code).toBe(127);
+  expect(missing.err).toContain("nosuchcmd");
+});
+
+test("mounts stay private to the command and the host root is untouched", async () => {
+  await run(["sh", "-c", "echo x > /created-inside"]);
+  expect(existsSync(join(root, "created-inside"))).toBe(true);
+  expect(existsSync("/created-inside")).toBe(false);
+  const mounts = await Bun.file("/proc/self/mountinfo").text();
+  expect(mounts).not.toContain(root);
+});
+
+test("kills what the command leaves running", async () => {
+  const r = await run(["sh", "-c", "sleep 30 & echo started"]);
+  expect(r.out).toBe("started\n");
+  expect(r.code).toBe(0);
+  const ps = Bun.spawnSync(["pgrep", "-f", "sleep 30"]).stdout.toString().trim();
+  expect(ps).toBe("");
+}, 10_000);
