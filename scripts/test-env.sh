@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Provisions a Debian 12 machine with the external tools kiln's test suite drives
+# (a real registry, image checkers, a static busybox for base images, namespaces).
+# Idempotent: when everything is present it only checks and exits 0 in well under a second.
+# It installs packages but never starts a service: tests start their own servers.
+set -euo pipefail
+
+# command -> Debian package providing it. Order matters only for the message.
+tools=(docker-registry skopeo umoci busybox jq openssl unshare)
+declare -A pkg_of=(
+  [docker-registry]=docker-registry
+  [skopeo]=skopeo
+  [umoci]=umoci
+  [busybox]=busybox-static
+  [jq]=jq
+  [openssl]=openssl
+  [unshare]=util-linux
+)
+
+# Base images are built from /bin/busybox, which must be the static build: it is copied
+# into a root that has no libc. Debian's dynamic "busybox" package also installs /bin/busybox,
+# so ask dpkg which package owns it when dpkg is there.
+busybox_ok() {
+  [[ -x /bin/busybox ]] || return 1
+  if command -v dpkg-query >/dev/null 2>&1; then
+    [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" == "install ok installed" ]] || return 1
+  fi
+}
+
+missing=()
+for t in "${tools[@]}"; do
+  if [[ "$t" == busybox ]]; then
+    busybox_ok || missing+=("${pkg_of[$t]}")
+  elif ! command -v "$t" >/dev/null 2>&1; then
+    missing+=("${pkg_of[$t]}")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "test-env: all tools present (${tools[*]})"
+  exit 0
+fi
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  echo "test-env: missing packages: ${missing[*]}" >&2
+  echo "test-env: run as root, or install them with:" >&2
+  echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "test-env: installing ${missing[*]}"
+log=$(mktemp "${TMPDIR:-/tmp}/kiln-test-env.XXXXXX")
+trap 'rm -f "$log"' EXIT
+# Quiet on success; on failure show apt's own output, which names the real problem.
+if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "test-env: apt-get install ${missing[*]} failed (output above)" >&2
+  exit 1
+fi
+
+# Installing a package is not proof the command arrived (e.g. a diverted path): check again.
+for t in "${tools[@]}"; do
+  if [[ "$t" == busybox ]]; then
+    busybox_ok || { echo "test-env: /bin/busybox (busybox-static) still missing after install" >&2; exit 1; }
+  elif ! command -v "$t" >/dev/null 2>&1; then
+    echo "test-env: '$t' still missing after installing ${pkg_of[$t]}" >&2
+    exit 1
+  fi
+done
+echo "test-env: ready"
