@@ -1,0 +1,62 @@
+// .dockerignore rules as Docker's patternmatcher applies them: patterns are cleaned paths relative to the
+// context root, `*` and `?` stay within one path element, `**` spans any number, `!` re-includes, the last
+// matching rule wins, and a rule that matches a directory also matches everything below it.
+
+interface Rule { negate: boolean; re: RegExp }
+
+export function parseDockerignore(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+}
+
+function cleanPattern(p: string): string {
+  const parts: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") parts.pop();
+    else parts.push(seg);
+  }
+  return parts.join("/");
+}
+
+function globToRegExp(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "*") {
+      if (pattern[i + 1] === "*") {
+        i++;
+        if (pattern[i + 1] === "/") { i++; re += "(?:.*/)?"; } else re += ".*";
+      } else re += "[^/]*";
+    } else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 1);
+      if (end < 0) { re += "\\["; continue; }
+      let body = pattern.slice(i + 1, end);
+      if (body.startsWith("^") || body.startsWith("!")) body = "^" + body.slice(1);
+      re += `[${body.replace(/\\/g, "\\\\")}]`;
+      i = end;
+    } else if (c === "\\" && i + 1 < pattern.length) re += "\\" + pattern[++i];
+    else re += c.replace(/[.+^${}()|]/g, "\\$&");
+  }
+  return new RegExp(`^${re}(?:/.*)?$`);
+}
+
+export class IgnoreMatcher {
+  readonly #rules: Rule[];
+  constructor(patterns: string[]) {
+    this.#rules = patterns.map((raw) => {
+      const negate = raw.startsWith("!");
+      const body = cleanPattern((negate ? raw.slice(1) : raw).trim());
+      return { negate, re: globToRegExp(body) };
+    });
+  }
+  get empty(): boolean { return this.#rules.length === 0; }
+  /** `rel` is a slash-separated path relative to the context root. */
+  ignores(rel: string): boolean {
+    let ignored = false;
+    for (const r of this.#rules) if (r.negate === ignored && r.re.test(rel)) ignored = !r.negate;
+    return ignored;
+  }
+  /** A directory may be skipped whole only when no `!` rule could re-include something below it. */
+  get hasExceptions(): boolean { return this.#rules.some((r) => r.negate); }
+}

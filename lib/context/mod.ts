@@ -1,0 +1,5 @@
+export { openContext, ContextError } from "./context.ts";
+export type { BuildContext, OpenContextOptions } from "./context.ts";
+export { IgnoreMatcher, parseDockerignore } from "./dockerignore.ts";
+export { resolveSource } from "./sources.ts";
+export type { ResolvedSource } from "./sources.ts";
