@@ -1,0 +1,147 @@
+// The registry client the build uses: pull one platform of an image (lazy layers), push an image under many tags.
+import type { Logger } from "../log/mod.ts";
+import {
+  formatPlatform, formatReference, manifestSelector, MediaType, parseReference, serializeImage,
+  type Image, type ImageConfig, type Index, type Layer, type Platform, type Reference,
+} from "../image/mod.ts";
+import { openBlob, pushBlob, readBlob, type UploadResult } from "./blobs.ts";
+import { RegistryError } from "./errors.ts";
+import { Keychain } from "./keychain.ts";
+import { asManifest, getManifest, isIndex, parseJson, putManifest, selectPlatform } from "./manifests.ts";
+import { EndpointPolicy, type Purpose, type RegistryOptions } from "./options.ts";
+import { Session } from "./session.ts";
+
+export interface PullResult {
+  image: Image;
+  /** Digest of the single-platform manifest. */
+  digest: string;
+  /** Digest of the index or manifest list the reference named, when it named one. */
+  indexDigest?: string;
+}
+
+/** Runs fn over items with at most `limit` in flight; the first failure rejects. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class RegistryClient {
+  #o: RegistryOptions;
+  #log: Logger;
+  #keychain: Keychain;
+  #policy: EndpointPolicy;
+  #sessions = new Map<string, Promise<Session>>();
+
+  constructor(opts: RegistryOptions) {
+    this.#o = opts;
+    this.#log = opts.logger;
+    this.#keychain = new Keychain(opts.dockerConfigDir);
+    this.#policy = new EndpointPolicy(opts);
+  }
+
+  #session(registry: string, purpose: Purpose): Promise<Session> {
+    const key = `${purpose} ${registry}`;
+    let s = this.#sessions.get(key);
+    if (!s) {
+      s = this.#policy.endpoint(registry, purpose).then((ep) => new Session({
+        registry, baseUrl: ep.baseUrl, tls: ep.tls, keychain: this.#keychain, logger: this.#log,
+        retries: this.#o.retries ?? 0, userAgent: this.#o.userAgent ?? "kiln", backoffMs: this.#o.retryBackoffMs,
+      }));
+      this.#sessions.set(key, s);
+    }
+    return s;
+  }
+
+  async pull(ref: string, platform: Platform): Promise<PullResult> {
+    const r = parseReference(ref);
+    const refText = formatReference(r);
+    const s = await this.#session(r.registry, "pull");
+    const repo = r.repository;
+    this.#log.debug("pulling manifest", { ref: refText, platform: formatPlatform(platform) });
+    let m = await getManifest(s, repo, manifestSelector(r), refText);
+    let indexDigest: string | undefined;
+    if (isIndex(m.mediaType)) {
+      indexDigest = m.digest;
+      const idx = parseJson<Index>(m.bytes, `index of ${refText}`, r.registry);
+      const chosen = selectPlatform(idx, platform, refText, r.registry);
+      m = await getManifest(s, repo, chosen.digest, `${refText}@${chosen.digest}`);
+      if (isIndex(m.mediaType)) {
+        throw new RegistryError(`${refText} for ${formatPlatform(platform)} points to another index; nested indexes are not supported`, { registry: r.registry, repository: repo });
+      }
+    }
+    const manifest = asManifest(m.bytes, refText, r.registry);
+    const configBytes = await readBlob(s, repo, manifest.config);
+    const config = parseJson<ImageConfig>(configBytes, `config of ${refText}`, r.registry);
+    const diffIDs = config.rootfs?.diff_ids ?? [];
+    if (diffIDs.length !== manifest.layers.length) {
+      throw new RegistryError(`${refText} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${diffIDs.length} diff_ids`, { registry: r.registry, repository: repo });
+    }
+    if (!indexDigest && (config.os !== platform.os || config.architecture !== platform.architecture)) {
+      this.#log.warn(`image ${refText} is for ${config.os}/${config.architecture}, not the requested ${formatPlatform(platform)}`);
+    }
+    const origin = { registry: r.registry, repository: repo };
+    const layers: Layer[] = manifest.layers.map((d, i) => ({
+      mediaType: d.mediaType,
+      digest: d.digest,
+      size: d.size,
+      diffID: diffIDs[i],
+      ...(d.annotations ? { annotations: d.annotations } : {}),
+      origin,
+      open: () => openBlob(s, repo, d),
+    }));
+    const format = (manifest.mediaType ?? m.mediaType) === MediaType.dockerManifest ? "docker" : "oci";
+    const image: Image = { format, config, layers, ...(manifest.annotations ? { annotations: manifest.annotations } : {}) };
+    return { image, digest: m.digest, ...(indexDigest ? { indexDigest } : {}) };
+  }
+
+  async push(image: Image, refs: string[]): Promise<{ digest: string }> {
+    if (refs.length === 0) throw new RegistryError("no destination given for push: pass at least one --destination", { registry: "" });
+    const ser = serializeImage(image);
+    const digest = ser.manifestDescriptor.digest;
+    const parsed = refs.map(parseReference);
+    for (const r of parsed) {
+      if (r.digest && r.digest !== digest) {
+        throw new RegistryError(`cannot push to ${formatReference(r)}: the image's manifest digest is ${digest}`, { registry: r.registry, repository: r.repository });
+      }
+    }
+    // Blobs go once per repository, however many tags it gets.
+    const groups = new Map<string, Reference[]>();
+    for (const r of parsed) {
+      const k = `${r.registry}/${r.repository}`;
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    for (const group of groups.values()) {
+      const { registry, repository } = group[0];
+      const s = await this.#session(registry, "push");
+      await this.#pushBlobs(s, repository, image, ser.configBytes, ser.configDescriptor.digest);
+      for (const r of group) {
+        const refText = formatReference(r);
+        await putManifest(s, repository, r.tag ?? digest, ser.manifestBytes, ser.manifestDescriptor.mediaType, refText);
+        this.#log.info(`Pushed ${refText}`, { digest });
+      }
+    }
+    return { digest };
+  }
+
+  async #pushBlobs(s: Session, repo: string, image: Image, configBytes: Uint8Array, configDigest: string): Promise<void> {
+    const seen = new Set<string>();
+    const layers = image.layers.filter((l) => !seen.has(l.digest) && seen.add(l.digest));
+    const report = (what: string, digest: string, res: UploadResult) =>
+      this.#log.debug(`${what} ${digest} ${res === "exists" ? "already present" : res}`, { registry: s.registry, repository: repo });
+    await eachLimited(layers, this.#o.pushConcurrency ?? 3, async (l) => {
+      const res = await pushBlob(s, repo, {
+        digest: l.digest,
+        size: l.size,
+        // A local file goes to fetch as a Blob, which Bun sends without copying through JS.
+        body: l.path ? () => Bun.file(l.path!) : () => l.open(),
+        mountFrom: l.origin && l.origin.registry === s.registry ? l.origin.repository : undefined,
+      });
+      report("layer", l.digest, res);
+    });
+    const res = await pushBlob(s, repo, { digest: configDigest, size: configBytes.byteLength, body: () => configBytes });
+    report("config", configDigest, res);
+  }
+}

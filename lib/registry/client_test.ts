@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createLogger, silentLogger } from "../log/mod.ts";
+import { serializeImage, sha256 } from "../image/mod.ts";
+import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
+import { RegistryClient, RegistryError } from "./mod.ts";
+import { readAll, tinyImage, type TinyImage } from "./testing.ts";
+
+const amd64 = { os: "linux", architecture: "amd64" };
+
+async function skopeoInspect(ref: string, raw = false): Promise<any> {
+  const p = Bun.spawn(["skopeo", "inspect", ...(raw ? ["--raw"] : []), "--tls-verify=false", `docker://${ref}`], { stdout: "pipe", stderr: "pipe" });
+  const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  if (code !== 0) throw new Error(`skopeo inspect ${ref} failed: ${err}`);
+  return JSON.parse(out);
+}
+
+describe("push and pull over plain HTTP", () => {
+  let reg: TestRegistry;
+  let img: TinyImage;
+  let client: RegistryClient;
+  beforeAll(async () => {
+    reg = await startRegistry();
+    img = await tinyImage({ format: "oci" });
+    client = new RegistryClient({ logger: silentLogger, insecureRegistries: [reg.host] });
+  });
+  afterAll(async () => {
+    await reg?.stop();
+    await img?.cleanup();
+  });
+
+  test("push under two tags, verified by skopeo, then pulled back byte for byte", async () => {
+    const { digest } = await client.push(img.image, [`${reg.host}/kiln/app:v1`, `${reg.host}/kiln/app:latest`]);
+    expect(digest).toBe(serializeImage(img.image).manifestDescriptor.digest);
+
+    const info = await skopeoInspect(`${reg.host}/kiln/app:v1`);
+    expect(info.Digest).toBe(digest);
+    expect(info.Layers).toEqual(img.image.layers.map((l) => l.digest));
+    expect(info.Architecture).toBe("amd64");
+    const raw = await skopeoInspect(`${reg.host}/kiln/app:latest`, true);
+    expect(raw.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
+
+    const pulled = await client.pull(`${reg.host}/kiln/app:v1`, amd64);
+    expect(pulled.digest).toBe(digest);
+    expect(pulled.image.format).toBe("oci");
+    expect(pulled.image.config).toEqual(img.image.config);
+    expect(pulled.image.layers.map((l) => [l.digest, l.size, l.diffID, l.mediaType])).toEqual(
+      img.image.layers.map((l) => [l.digest, l.size, l.diffID, l.mediaType]));
+    expect(pulled.image.layers[0].origin).toEqual({ registry: reg.host, repository: "kiln/app" });
+    const bytes = await readAll(await pulled.image.layers[0].open());
+    expect(sha256(bytes)).toBe(img.image.layers[0].digest);
+    expect(bytes).toEqual(new Uint8Array(await Bun.file(img.image.layers[0].path!).arrayBuffer()));
+  });
+
+  test("pull by digest, and re-push of a pulled image mounts its layers into another repository", async () => {
+    const first = await client.push(img.image, [`${reg.host}/kiln/base:1`]);
+    const pulled = await client.pull(`${reg.host}/kiln/base@${first.digest}`, amd64);
+    const lines: string[] = [];
+    const verbose = new RegistryClient({ logger: createLogger({ level: "debug", format: "text", write: (l) => lines.push(l) }), insecureRegistries: [reg.host] });
+    await verbose.push(pulled.image, [`${reg.host}/other/copy:1`]);
+    expect(lines.filter((l) => / layer sha256:\S+ mounted/.test(l))).toHaveLength(2);
+    const info = await skopeoInspect(`${reg.host}/other/copy:1`);
+    expect(info.Digest).toBe(first.digest);
+
+    // A second push finds every blob present and uploads nothing.
+    lines.length = 0;
+    await verbose.push(pulled.image, [`${reg.host}/other/copy:2`]);
+    expect(lines.filter((l) => /already present/.test(l))).toHaveLength(3);
+  });
+
+  test("docker media types are kept on the way through", async () => {
+    const d = await tinyImage({ format: "docker", files: [{ "a.txt": "docker\n" }] });
+    try {
+      const { digest } = await client.push(d.image, [`${reg.host}/kiln/docker:1`]);
+      const raw = await skopeoInspect(`${reg.host}/kiln/docker:1`, true);
+      expect(raw.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+      expect(raw.layers[0].mediaType).toBe("application/vnd.docker.image.rootfs.diff.tar.gzip");
+      const pulled = await client.pull(`${reg.host}/kiln/docker:1`, amd64);
+      expect(pulled.image.format).toBe("docker");
+      expect(pulled.digest).toBe(digest);
+      expect(serializeImage(pulled.image).manifestDescriptor.digest).toBe(digest);
+    } finally {
+      await d.cleanup();
+    }
+  });
+
+  test("a missing tag is a 404 RegistryError naming registry, repo and code", async () => {
+    const err = await client.pull(`${reg.host}/kiln/app:nope`, amd64).catch((e) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect(err.status).toBe(404);
+    expect(err.code).toBe("MANIFEST_UNKNOWN");
+    expect(err.message).toContain(reg.host);
+    expect(err.message).toContain("kiln/app");
+  });
+
+  test("a blob altered in the registry's storage fails the layer stream with a digest mismatch", async () => {
+    const t = await tinyImage({ files: [{ "x.txt": "original content\n" }] });
+    try {
+      await client.push(t.image, [`${reg.host}/kiln/corrupt:1`]);
+      const l = t.image.layers[0];
+      const hex = l.digest.slice(7);
+      const blobPath = `${reg.dataDir}/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`;
+      const bytes = new Uint8Array(await Bun.file(blobPath).arrayBuffer());
+      bytes[bytes.length - 1] ^= 0xff;
+      await Bun.write(blobPath, bytes);
+      const pulled = await client.pull(`${reg.host}/kiln/corrupt:1`, amd64);
+      const err = await readAll(await pulled.image.layers[0].open()).catch((e) => e);
+      expect(err).toBeInstanceOf(RegistryError);
+      expect(err.code).toBe("DIGEST_MISMATCH");
+      expect(err.message).toContain(l.digest);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  test("plain HTTP is only used for registries marked insecure", async () => {
+    const strict = new RegistryClient({ logger: silentLogger });
+    const err = await strict.pull(`${reg.host}/kiln/app:v1`, amd64).catch((e) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect(err.message).toContain(reg.host);
+    const pullOnly = new RegistryClient({ logger: silentLogger, insecurePull: true });
+    expect((await pullOnly.pull(`${reg.host}/kiln/app:v1`, amd64)).image.layers).toHaveLength(2);
+  });
+});
+
+test("an unreachable registry says so", async () => {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  const client = new RegistryClient({ logger: silentLogger, insecureRegistries: [`127.0.0.1:${port}`] });
+  const err = await client.pull(`127.0.0.1:${port}/x:1`, amd64).catch((e) => e);
+  expect(err).toBeInstanceOf(RegistryError);
+  expect(err.message).toBe(`cannot reach registry 127.0.0.1:${port} (connection refused) for repo x`);
+});

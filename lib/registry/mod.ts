@@ -1,0 +1,5 @@
+// kiln's OCI distribution client: pull one platform of an image with lazy, verified layers; push with HEAD/mount/upload.
+export { RegistryClient, type PullResult } from "./client.ts";
+export type { RegistryOptions } from "./options.ts";
+export { RegistryError } from "./errors.ts";
+export { CredentialError, Keychain, type Credential } from "./keychain.ts";
