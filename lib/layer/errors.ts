@@ -1,0 +1,17 @@
+// Typed errors of the layer folder: callers tell a broken blob from an unsupported one.
+
+/** The bytes are not a readable tar layer (truncated, corrupt header, bad compression stream). */
+export class LayerFormatError extends Error {
+  override name = "LayerFormatError";
+  constructor(what: string, cause?: unknown) {
+    super(`${what}: the layer blob is not a valid (compressed) tar; re-pull or rebuild the layer`, { cause });
+  }
+}
+
+/** A compression this runtime cannot produce or read. */
+export class UnsupportedCompressionError extends Error {
+  override name = "UnsupportedCompressionError";
+  constructor(compression: string) {
+    super(`compression "${compression}" is not supported by this runtime: use gzip, zstd (where node:zlib offers it) or none`);
+  }
+}
