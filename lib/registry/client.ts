@@ -38,7 +38,7 @@ export class RegistryClient {
   constructor(opts: RegistryOptions) {
     this.#o = opts;
     this.#log = opts.logger;
-    this.#keychain = new Keychain(opts.dockerConfigDir);
+    this.#keychain = new Keychain(opts.dockerConfigDir, opts.credentialHelperPath);
     this.#policy = new EndpointPolicy(opts);
   }
 

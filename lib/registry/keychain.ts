@@ -58,9 +58,15 @@ export class Keychain {
   #config: Promise<DockerConfigFile> | undefined;
   #cache = new Map<string, Promise<Credential | undefined>>();
 
-  /** dockerConfigDir: the directory holding config.json; undefined means anonymous only. */
-  constructor(dockerConfigDir: string | undefined) {
+  #helperPath: string | undefined;
+
+  /**
+   * dockerConfigDir: the directory holding config.json; undefined means anonymous only.
+   * helperPath: the PATH searched for docker-credential-* helpers; undefined means the process PATH.
+   */
+  constructor(dockerConfigDir: string | undefined, helperPath?: string) {
     this.configPath = dockerConfigDir ? join(dockerConfigDir, "config.json") : undefined;
+    this.#helperPath = helperPath;
   }
 
   /** Where credentials are looked up, for error messages. */
@@ -95,7 +101,7 @@ export class Keychain {
     const helperKey = Object.keys(cfg.credHelpers ?? {}).find((k) => sameRegistry(k, registry));
     const helper = helperKey ? cfg.credHelpers![helperKey] : cfg.credsStore;
     if (helper) {
-      const fromHelper = await runHelper(helper, registry);
+      const fromHelper = await runHelper(helper, registry, this.#helperPath);
       if (fromHelper) return fromHelper;
     }
     const entries = Object.entries(cfg.auths ?? {});
@@ -123,8 +129,8 @@ function fromEntry(registry: string, e: AuthEntry, path: string): Credential | u
 }
 
 /** Runs docker-credential-<name> get; a helper that is missing or knows nothing yields undefined. */
-async function runHelper(name: string, registry: string): Promise<Credential | undefined> {
-  const bin = Bun.which(`docker-credential-${name}`);
+async function runHelper(name: string, registry: string, path: string | undefined): Promise<Credential | undefined> {
+  const bin = Bun.which(`docker-credential-${name}`, path !== undefined ? { PATH: path } : undefined);
   if (!bin) return undefined;
   const proc = Bun.spawn([bin, "get"], { stdin: new TextEncoder().encode(helperServerURL(registry)), stdout: "pipe", stderr: "pipe" });
   const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);

@@ -17,6 +17,8 @@ export interface RegistryOptions {
   certificates?: Record<string, string>;
   /** directory holding config.json (DOCKER_CONFIG); undefined = no file auth */
   dockerConfigDir?: string;
+  /** PATH searched for docker-credential-* helpers (the CLI passes $PATH); undefined = the process PATH */
+  credentialHelperPath?: string;
   /** extra attempts after a transient failure, with exponential backoff (--image-download-retry / --push-retry) */
   retries?: number;
   userAgent?: string;

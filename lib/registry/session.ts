@@ -85,7 +85,7 @@ export class Session {
         if (ch) return ch;
       }
       if (res.status === 400 && this.baseUrl.startsWith("http:")) {
-        throw new RegistryError(`registry ${this.registry} answered plain HTTP with 400: it probably speaks HTTPS only; drop it from --insecure-registry / --insecure`, { registry: this.registry, status: 400 });
+        throw new RegistryError(`registry ${this.registry} answered plain HTTP with 400: it probably speaks HTTPS only; drop it from --insecure-registry / --insecure`, { registry: this.registry, status: 400, code: "HTTP_TO_HTTPS" });
       }
       return { scheme: "none" };
     })();
