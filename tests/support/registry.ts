@@ -4,6 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createSign, X509Certificate } from "node:crypto";
 
 export interface TestRegistry {
   /** "127.0.0.1:PORT" */
@@ -15,11 +16,14 @@ export interface TestRegistry {
   /** PEM of the CA that signed the server certificate (TLS only). */
   caFile?: string;
   dataDir: string;
+  /** auth "token" only: every request the token server answered, in order. */
+  tokenRequests?: { scopes: string[]; account?: string; method: string; granted: boolean }[];
   stop(): Promise<void>;
 }
 
 export interface StartRegistryOptions {
-  auth?: "htpasswd";
+  /** htpasswd: Basic auth. token: Bearer tokens from a token server run in this process (JWTs signed by a test CA). */
+  auth?: "htpasswd" | "token";
   tls?: boolean;
 }
 
@@ -60,7 +64,72 @@ async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: 
   return { ca, cert, key };
 }
 
-function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?: { cert: string; key: string } }): string {
+interface TokenServer {
+  realm: string;
+  service: string;
+  issuer: string;
+  certFile: string;
+  requests: NonNullable<TestRegistry["tokenRequests"]>;
+  stop(): void;
+}
+
+const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
+
+/**
+ * A minimal docker token server: checks Basic credentials (or an OAuth2 refresh token equal to the password)
+ * and returns a JWT granting the requested scopes, signed with a key whose certificate the registry trusts.
+ */
+async function startTokenServer(dir: string, username: string, password: string): Promise<TokenServer> {
+  const key = join(dir, "token-key.pem"), certFile = join(dir, "token-cert.pem");
+  await run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certFile,
+    "-days", "2", "-subj", "/CN=kiln test token issuer"], dir);
+  const keyPem = await Bun.file(key).text();
+  const der = new X509Certificate(await Bun.file(certFile).text()).raw;
+  const service = "kiln-test-registry", issuer = "kiln-test-issuer";
+  const requests: TokenServer["requests"] = [];
+  const grant = (scopes: string[]) => scopes.map((s) => {
+    const [type, ...rest] = s.split(":");
+    const actions = rest.pop() ?? "";
+    return { type, name: rest.join(":"), actions: actions.split(",") };
+  });
+  const sign = (scopes: string[], sub: string) => {
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64url(JSON.stringify({ alg: "RS256", typ: "JWT", x5c: [der.toString("base64")] }));
+    const claims = b64url(JSON.stringify({ iss: issuer, sub, aud: service, iat: now, nbf: now - 10, exp: now + 300, jti: crypto.randomUUID(), access: grant(scopes) }));
+    const sig = createSign("RSA-SHA256").update(`${header}.${claims}`).sign(keyPem);
+    return `${header}.${claims}.${b64url(sig)}`;
+  };
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      let scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
+      let account: string | undefined;
+      let ok = false;
+      if (req.method === "POST") {
+        const form = new URLSearchParams(await req.text());
+        scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
+        ok = form.get("grant_type") === "refresh_token" && form.get("refresh_token") === password;
+        account = username;
+      } else {
+        const auth = req.headers.get("authorization");
+        if (auth?.startsWith("Basic ")) {
+          const [u, ...p] = Buffer.from(auth.slice(6), "base64").toString().split(":");
+          account = u;
+          ok = u === username && p.join(":") === password;
+        }
+      }
+      requests.push({ scopes, account, method: req.method, granted: ok });
+      if (!ok) return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "bad credentials" }] }, { status: 401 });
+      const token = sign(scopes, account ?? "");
+      return Response.json(req.method === "POST" ? { access_token: token, expires_in: 300 } : { token, expires_in: 300 });
+    },
+  });
+  return { realm: `http://127.0.0.1:${server.port}/token`, service, issuer, certFile, requests, stop: () => server.stop(true) };
+}
+
+function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?: { cert: string; key: string }; token?: TokenServer }): string {
   const lines = [
     "version: 0.1",
     "log:",
@@ -79,6 +148,10 @@ function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?:
   ];
   if (o.tls) lines.push("  tls:", `    certificate: ${JSON.stringify(o.tls.cert)}`, `    key: ${JSON.stringify(o.tls.key)}`);
   if (o.htpasswd) lines.push("auth:", "  htpasswd:", "    realm: kiln-test", `    path: ${JSON.stringify(o.htpasswd)}`);
+  if (o.token) {
+    lines.push("auth:", "  token:", `    realm: ${JSON.stringify(o.token.realm)}`, `    service: ${o.token.service}`,
+      `    issuer: ${o.token.issuer}`, `    rootcertbundle: ${JSON.stringify(o.token.certFile)}`);
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -100,6 +173,7 @@ async function waitReady(url: string, proc: Bun.Subprocess, caPem: string | unde
 
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), "kiln-registry-"));
+  let token: TokenServer | undefined;
   try {
     const dataDir = join(dir, "data");
     let username: string | undefined, password: string | undefined, htpasswd: string | undefined;
@@ -110,6 +184,11 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       // distribution only accepts bcrypt entries; Bun emits $2b$, which Go's bcrypt reads.
       await writeFile(htpasswd, `${username}:${await Bun.password.hash(password, { algorithm: "bcrypt", cost: 4 })}\n`);
     }
+    if (opts.auth === "token") {
+      username = "kiln";
+      password = `pw-${crypto.randomUUID().slice(0, 8)}`;
+      token = await startTokenServer(dir, username, password);
+    }
     const certs = opts.tls ? await makeCerts(dir) : undefined;
     const caPem = certs ? await Bun.file(certs.ca).text() : undefined;
     const scheme = opts.tls ? "https" : "http";
@@ -117,7 +196,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     for (let attempt = 0; ; attempt++) {
       const port = freePort();
       const configPath = join(dir, "config.yml");
-      await writeFile(configPath, configYaml({ port, storage: dataDir, htpasswd, tls: certs }));
+      await writeFile(configPath, configYaml({ port, storage: dataDir, htpasswd, tls: certs, token }));
       const proc = Bun.spawn([REGISTRY_BIN, "serve", configPath], { cwd: dir, stdout: "ignore", stderr: "pipe" });
       let stderr = "";
       void (async () => {
@@ -138,16 +217,19 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       let stopped = false;
       return {
         host, url, username, password, caFile: certs?.ca, dataDir,
+        ...(token ? { tokenRequests: token.requests } : {}),
         async stop() {
           if (stopped) return;
           stopped = true;
           proc.kill();
           await proc.exited;
+          token?.stop();
           await rm(dir, { recursive: true, force: true });
         },
       };
     }
   } catch (e) {
+    token?.stop();
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
