@@ -137,7 +137,7 @@ mv "$work/layer.tar.gz" "$blobs/$layer_digest"
 
 # --- JSON -----------------------------------------------------------------------------
 # Written by hand as compact JSON with a fixed key order so the digests are stable.
-version=$("$bb" 2>&1 | head -n1 | sed -n 's/^BusyBox v\([^ ]*\).*/\1/p')
+version=$({ "$bb" 2>&1 || true; } | sed -n '1s/^BusyBox v\([^ ]*\).*/\1/p')
 printf '{"architecture":"%s","os":"linux","created":"%s","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"%s","created_by":"busybox %s from busybox-static (kiln scripts/base-images.sh)"}]}' \
   "$arch" "$CREATED" "$diff_id" "$CREATED" "${version:-unknown}" >"$work/config.json"
 config_digest=$(sha256sum "$work/config.json" | cut -d' ' -f1)
