@@ -47,7 +47,7 @@ describe("push and pull over plain HTTP", () => {
       img.image.layers.map((l) => [l.digest, l.size, l.diffID, l.mediaType]));
     expect(pulled.image.layers[0].origin).toEqual({ registry: reg.host, repository: "kiln/app" });
     const bytes = await readAll(await pulled.image.layers[0].open());
-    expect(sha256(bytes)).toBe(img.image.layers[0].digest);
+    expect(sha256(bytes) as string).toBe(img.image.layers[0].digest);
     expect(bytes).toEqual(new Uint8Array(await Bun.file(img.image.layers[0].path!).arrayBuffer()));
   });
 
@@ -130,4 +130,38 @@ test("an unreachable registry says so", async () => {
   const err = await client.pull(`127.0.0.1:${port}/x:1`, amd64).catch((e) => e);
   expect(err).toBeInstanceOf(RegistryError);
   expect(err.message).toBe(`cannot reach registry 127.0.0.1:${port} (connection refused) for repo x`);
+});
+
+test("an image pulled from one registry streams its layers into another", async () => {
+  const a = await startRegistry();
+  const b = await startRegistry();
+  const img = await tinyImage({ files: [{ "big.bin": "x".repeat(300_000) + Math.random() }] });
+  try {
+    const c = new RegistryClient({ logger: silentLogger, insecureRegistries: [a.host, b.host] });
+    const { digest } = await c.push(img.image, [`${a.host}/src/app:1`]);
+    const pulled = await c.pull(`${a.host}/src/app:1`, amd64);
+    expect(pulled.image.layers[0].path).toBeUndefined();
+    expect((await c.push(pulled.image, [`${b.host}/dst/app:1`])).digest).toBe(digest);
+    const info = await skopeoInspect(`${b.host}/dst/app:1`);
+    expect(info.Digest).toBe(digest);
+    const back = await c.pull(`${b.host}/dst/app:1`, amd64);
+    expect(sha256(await readAll(await back.image.layers[0].open())) as string).toBe(img.image.layers[0].digest);
+  } finally {
+    await Promise.all([a.stop(), b.stop(), img.cleanup()]);
+  }
+});
+
+test("retries back off and are logged before giving up", async () => {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  const lines: string[] = [];
+  const client = new RegistryClient({
+    logger: createLogger({ level: "warn", format: "text", write: (l) => lines.push(l) }),
+    insecureRegistries: [`127.0.0.1:${port}`], retries: 2, retryBackoffMs: 5,
+  });
+  const err = await client.pull(`127.0.0.1:${port}/x:1`, amd64).catch((e) => e);
+  expect(err).toBeInstanceOf(RegistryError);
+  expect(err.code).toBe("ECONNREFUSED");
+  expect(lines.filter((l) => l.includes("retrying"))).toHaveLength(2);
 });

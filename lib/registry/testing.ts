@@ -10,7 +10,7 @@ export interface TinyImage {
   cleanup(): Promise<void>;
 }
 
-async function tarOf(dir: string, files: Record<string, string>): Promise<Uint8Array> {
+async function tarOf(dir: string, files: Record<string, string>): Promise<Uint8Array<ArrayBuffer>> {
   const root = join(dir, "root");
   for (const [name, content] of Object.entries(files)) {
     await Bun.write(join(root, name), content);
