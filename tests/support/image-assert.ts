@@ -1,9 +1,11 @@
 // Looks at an image with tools that share no code with kiln (skopeo fetches and converts,
 // umoci unpacks), so a test that passes here proves the image is right for other readers too,
 // not just for kiln's own parser.
+import { createReadStream } from "node:fs";
 import { lstat, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import tar from "tar-stream";
 
 export type FileType = "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo" | "socket";
 
@@ -34,6 +36,8 @@ export interface FileEntry {
 export interface InspectedImage {
   /** The image manifest (for a multi-platform reference: the one for this host's platform). */
   manifest: any;
+  /** docker-archive only: the image's entry in the archive's manifest.json. */
+  archiveManifest?: any;
   /** The index or manifest list the reference named, when it named one. */
   index?: any;
   config: any;
@@ -216,18 +220,73 @@ export async function inspectOciLayout(dir: string, tag?: string): Promise<Inspe
 }
 
 /**
- * Reads a `docker save`-style tarball through skopeo. A docker archive stores no manifest, so
- * manifestDigest is that of the OCI manifest skopeo writes; configDigest is the archive's own.
+ * Reads a `docker save`-style tarball (its first image when it holds several): the tree comes
+ * from a skopeo copy to OCI, config and configDigest from the archive's own bytes (skopeo may
+ * re-serialize the config while converting). A docker archive stores no manifest, so `manifest`
+ * and `manifestDigest` are those of skopeo's OCI copy and `archiveManifest` is the manifest.json entry.
  */
 export async function inspectDockerArchive(tarPath: string): Promise<InspectedImage> {
+  const jsonFiles = await readArchiveJson(tarPath);
+  const entries = parseJsonFile(jsonFiles, "manifest.json", tarPath);
+  const archiveManifest = Array.isArray(entries) ? entries[0] : undefined;
+  if (!archiveManifest?.Config) throw new ImageCheckError(`docker archive ${tarPath}: manifest.json lists no image`);
+  const configBytes = jsonFiles.get(normalizeTarName(archiveManifest.Config));
+  if (!configBytes) throw new ImageCheckError(`docker archive ${tarPath}: config ${archiveManifest.Config} named in manifest.json is missing`);
+  const named = /^([0-9a-f]{64})\.json$/.exec(normalizeTarName(archiveManifest.Config));
+  const configDigest = `sha256:${sha256Hex(configBytes)}`;
+  if (named && named[1] !== configDigest.slice(7)) {
+    throw new ImageCheckError(`docker archive ${tarPath}: config ${archiveManifest.Config} hashes to ${configDigest}`);
+  }
+
   const copyDir = await mkdtemp(join(tmpdir(), "kiln-archive-"));
   try {
-    await runTool(["skopeo", "copy", "-q", `docker-archive:${tarPath}`, `oci:${copyDir}:img`]);
+    await runTool(["skopeo", "copy", "-q", `docker-archive:${tarPath}:@0`, `oci:${copyDir}:img`]);
     const img = await inspectOciLayout(copyDir, "img");
-    return img;
+    return { ...img, archiveManifest, config: JSON.parse(new TextDecoder().decode(configBytes)), configDigest };
   } finally {
     await rm(copyDir, { recursive: true, force: true });
   }
+}
+
+function normalizeTarName(name: string): string {
+  return name.replace(/^(\.\/)+/, "");
+}
+
+function parseJsonFile(files: Map<string, Uint8Array>, name: string, tarPath: string): any {
+  const bytes = files.get(name);
+  if (!bytes) throw new ImageCheckError(`docker archive ${tarPath}: no ${name}`);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new ImageCheckError(`docker archive ${tarPath}: ${name} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The archive's top-level *.json members (manifest.json and configs), read in one pass. */
+async function readArchiveJson(tarPath: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  const extract = tar.extract();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const name = normalizeTarName(entry.header.name);
+      if (entry.header.type === "file" && !name.includes("/") && name.endsWith(".json")) {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of entry) chunks.push(chunk as Uint8Array);
+        files.set(name, new Uint8Array(Buffer.concat(chunks)));
+      } else {
+        entry.resume();
+      }
+    }
+  })();
+  const source = createReadStream(tarPath);
+  source.on("error", (e) => extract.destroy(e));
+  source.pipe(extract);
+  try {
+    await done;
+  } catch (e) {
+    throw new ImageCheckError(`docker archive ${tarPath}: cannot read: ${(e as Error).message}`);
+  }
+  return files;
 }
 
 export async function cleanupInspected(img: InspectedImage): Promise<void> {
