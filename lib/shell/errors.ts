@@ -1,0 +1,12 @@
+/**
+ * Raised when a word cannot be expanded: a syntax error inside `${...}`, an unterminated quote,
+ * or a `${V?msg}` / `${V:?msg}` whose variable is unset (or empty).
+ * `word` is the source word, so the caller can show which part of the instruction failed.
+ */
+export class ExpansionError extends Error {
+  override readonly name = "ExpansionError";
+  constructor(readonly word: string, readonly reason: string) {
+    // Same shape as BuildKit's `failed to process "<word>": <reason>`.
+    super(`failed to process ${JSON.stringify(word)}: ${reason}`);
+  }
+}

@@ -1,0 +1,303 @@
+// Dockerfile word expansion, following the rules of BuildKit's shell lexer (a small subset of POSIX sh):
+// quotes, the escape token, `$NAME`, `${NAME}` and the `${NAME<op>word}` forms. No command substitution,
+// no arithmetic, no tilde or pathname expansion.
+import { ExpansionError } from "./errors.ts";
+import { replace, trimPrefix, trimSuffix } from "./pattern.ts";
+
+export type Lookup = (name: string) => string | undefined;
+
+export interface ExpandOptions {
+  /** The Dockerfile escape token: `\` (default) or a backtick. */
+  escape?: string;
+  /** Quotes are ordinary characters (heredoc bodies are expanded this way). */
+  skipQuotes?: boolean;
+  /** Quotes are honoured but kept in the output (used to find heredoc words in a line). */
+  rawQuotes?: boolean;
+  /** Escape tokens are honoured but kept in the output. */
+  rawEscapes?: boolean;
+  /** Unset variables stay as written (`$X`, `${X:-y}`) instead of expanding to "". */
+  skipUnset?: boolean;
+}
+
+const EOF = "";
+
+// Failures inside the lexer carry only the reason; the public functions add the word.
+class LexFailure extends Error {}
+
+// Collects words the way BuildKit does: characters from variable values split on whitespace,
+// quoted text and escaped characters never do.
+class Words {
+  word = "";
+  words: string[] = [];
+  inWord = false;
+
+  addChar(ch: string) {
+    if (isSpace(ch)) {
+      if (this.inWord && this.word.length !== 0) {
+        this.words.push(this.word);
+        this.word = "";
+        this.inWord = false;
+      }
+    } else this.addRawChar(ch);
+  }
+  addRawChar(ch: string) {
+    this.word += ch;
+    this.inWord = true;
+  }
+  addString(s: string) {
+    for (const ch of s) this.addChar(ch);
+  }
+  addRawString(s: string) {
+    this.word += s;
+    this.inWord = true;
+  }
+  finish(): string[] {
+    if (this.word.length > 0) {
+      this.words.push(this.word);
+      this.word = "";
+      this.inWord = false;
+    }
+    return this.words;
+  }
+}
+
+const isSpace = (ch: string) => ch !== EOF && /^\s$/u.test(ch);
+const isDigit = (ch: string) => ch !== EOF && /^\p{Nd}$/u.test(ch);
+const isLetter = (ch: string) => ch !== EOF && /^\p{L}$/u.test(ch);
+const isSpecialParam = (ch: string) => "@*#?-$!0".includes(ch) && ch !== EOF;
+
+class Lexer {
+  private pos = 0;
+  private readonly chars: string[];
+  private readonly escape: string;
+
+  constructor(text: string, private readonly lookup: Lookup, private readonly opts: ExpandOptions) {
+    this.chars = Array.from(text);
+    this.escape = opts.escape ?? "\\";
+  }
+
+  private peek(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos] : EOF;
+  }
+  private next(): string {
+    return this.pos < this.chars.length ? this.chars[this.pos++] : EOF;
+  }
+  private atEnd(): boolean {
+    return this.pos >= this.chars.length;
+  }
+
+  /** Reads until `stop` (consumed) or the end; returns the text and the split words. */
+  processStopOn(stop: string, rawEscapes: boolean): { text: string; words: string[] } {
+    let result = "";
+    const words = new Words();
+    while (!this.atEnd()) {
+      const ch = this.peek();
+      if (stop !== EOF && ch === stop) {
+        this.next();
+        return { text: result, words: words.finish() };
+      }
+      if (ch === "$") {
+        const v = this.processDollar();
+        result += v;
+        words.addString(v);
+      } else if ((ch === "'" || ch === '"') && !this.opts.skipQuotes) {
+        const v = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
+        result += v;
+        words.addRawString(v);
+      } else {
+        let c = this.next();
+        if (c === this.escape) {
+          if (rawEscapes) {
+            words.addRawChar(c);
+            result += c;
+          }
+          c = this.next();
+          // An escape token at the very end is dropped.
+          if (c === EOF) break;
+          words.addRawChar(c);
+        } else words.addChar(c);
+        result += c;
+      }
+    }
+    if (stop !== EOF) throw new LexFailure(`unexpected end of statement while looking for matching ${stop}`);
+    return { text: result, words: words.finish() };
+  }
+
+  // Everything between single quotes is literal; a single quote cannot be escaped inside.
+  private processSingleQuote(): string {
+    const raw = this.opts.rawQuotes === true;
+    let s = raw ? "'" : "";
+    this.next();
+    for (;;) {
+      const ch = this.next();
+      if (ch === EOF) throw new LexFailure("unexpected end of statement while looking for matching single-quote");
+      if (ch === "'") return raw ? s + "'" : s;
+      s += ch;
+    }
+  }
+
+  // Inside double quotes only `$` expands, and the escape token escapes only `"`, `$` and itself.
+  private processDoubleQuote(): string {
+    const raw = this.opts.rawQuotes === true;
+    let s = raw ? '"' : "";
+    this.next();
+    for (;;) {
+      if (this.atEnd()) throw new LexFailure("unexpected end of statement while looking for matching double-quote");
+      const ch = this.peek();
+      if (ch === '"') {
+        this.next();
+        return raw ? s + '"' : s;
+      }
+      if (ch === "$") {
+        s += this.processDollar();
+        continue;
+      }
+      let c = this.next();
+      if (c === this.escape) {
+        const n = this.peek();
+        if (n === EOF) continue;
+        if (n === '"' || n === "$" || n === this.escape) {
+          if (this.opts.rawEscapes) s += c;
+          c = this.next();
+        }
+      }
+      s += c;
+    }
+  }
+
+  private processName(): string {
+    let name = "";
+    while (!this.atEnd()) {
+      const ch = this.peek();
+      if (name.length === 0 && isDigit(ch)) {
+        // Positional parameters: all leading digits form the name.
+        while (isDigit(this.peek())) name += this.next();
+        return name;
+      }
+      if (name.length === 0 && isSpecialParam(ch)) return this.next();
+      if (!isLetter(ch) && !isDigit(ch) && ch !== "_") break;
+      name += this.next();
+    }
+    return name;
+  }
+
+  private get(name: string): string | undefined {
+    return this.lookup(name);
+  }
+
+  private processDollar(): string {
+    this.next();
+    if (this.peek() !== "{") {
+      const name = this.processName();
+      if (name === "") return "$";
+      const v = this.get(name);
+      if (v === undefined && this.opts.skipUnset) return "$" + name;
+      return v ?? "";
+    }
+    this.next();
+    const first = this.peek();
+    if (first === EOF) throw new LexFailure("syntax error: missing '}'");
+    if (first === "{" || first === "}" || first === ":") throw new LexFailure("syntax error: bad substitution");
+    const name = this.processName();
+    let ch = this.next();
+    let op = ch;
+    switch (ch) {
+      case "}": {
+        const v = this.get(name);
+        if (v === undefined && this.opts.skipUnset) return "${" + name + "}";
+        return v ?? "";
+      }
+      case ":":
+      case "+":
+      case "-":
+      case "?":
+      case "#":
+      case "%": {
+        const nullIsUnset = ch === ":";
+        if (nullIsUnset) {
+          ch = this.next();
+          op += ch;
+        }
+        const rawEscapes = ch === "#" || ch === "%";
+        if (nullIsUnset && rawEscapes) throw new LexFailure(`unsupported modifier (${op}) in substitution`);
+        const word = this.stopOrMissing("}", rawEscapes, "syntax error: missing '}'");
+        const value = this.get(name);
+        if (value === undefined && this.opts.skipUnset) return "${" + name + op + word + "}";
+        const unset = value === undefined || (nullIsUnset && value === "");
+        switch (ch) {
+          case "-":
+            return unset ? word : value!;
+          case "+":
+            return unset ? "" : word;
+          case "?":
+            if (value === undefined) throw new LexFailure(`${name}: ${word || "is not allowed to be unset"}`);
+            if (nullIsUnset && value === "") throw new LexFailure(`${name}: ${word || "is not allowed to be empty"}`);
+            return value;
+          case "#":
+          case "%": {
+            let pattern = word;
+            // `##` and `%%` remove the longest match, single ones the shortest.
+            const greedy = pattern.startsWith(ch);
+            if (greedy) pattern = pattern.slice(1);
+            try {
+              return ch === "%" ? trimSuffix(pattern, value ?? "", greedy) : trimPrefix(pattern, value ?? "", greedy);
+            } catch (e) {
+              throw new LexFailure(`invalid pattern (${pattern}) in substitution: ${(e as Error).message}`);
+            }
+          }
+          default:
+            throw new LexFailure(`unsupported modifier (${op}) in substitution`);
+        }
+      }
+      case "/": {
+        const all = this.peek() === "/";
+        if (all) this.next();
+        const pattern = this.stopOrMissing("/", true, "syntax error: missing '/' in ${}");
+        const replacement = this.stopOrMissing("}", false, "syntax error: missing '}'");
+        const value = this.get(name) ?? "";
+        try {
+          return replace(pattern, value, replacement, all);
+        } catch (e) {
+          throw new LexFailure(`invalid pattern (${pattern}) in substitution: ${(e as Error).message}`);
+        }
+      }
+      case EOF:
+        throw new LexFailure("syntax error: missing '}'");
+      default:
+        throw new LexFailure(`unsupported modifier (${op}) in substitution`);
+    }
+  }
+
+  private stopOrMissing(stop: string, rawEscapes: boolean, missing: string): string {
+    try {
+      return this.processStopOn(stop, rawEscapes).text;
+    } catch (e) {
+      if (e instanceof LexFailure && this.atEnd()) throw new LexFailure(missing);
+      throw e;
+    }
+  }
+}
+
+function run(word: string, lookup: Lookup, opts: ExpandOptions): { text: string; words: string[] } {
+  const escape = opts.escape ?? "\\";
+  if (escape !== "\\" && escape !== "`") throw new ExpansionError(word, `invalid escape token ${JSON.stringify(escape)}: use \\ or \``);
+  try {
+    return new Lexer(word, lookup, opts).processStopOn(EOF, opts.rawEscapes === true);
+  } catch (e) {
+    if (e instanceof LexFailure) throw new ExpansionError(word, e.message);
+    throw e;
+  }
+}
+
+/** Expands one word: variables substituted, quotes and escape tokens removed, no splitting. */
+export function expand(word: string, lookup: Lookup, opts: ExpandOptions = {}): string {
+  return run(word, lookup, opts).text;
+}
+
+/**
+ * Expands a text and splits it into words on unquoted whitespace, including whitespace that comes
+ * from unquoted variable values (BuildKit's ProcessWords). Empty quoted words (`""`) produce nothing.
+ */
+export function expandWords(text: string, lookup: Lookup, opts: ExpandOptions = {}): string[] {
+  return run(text, lookup, opts).words;
+}
