@@ -45,6 +45,11 @@ export function relativeName(name: string): string {
   return n === "." ? "" : n;
 }
 
+const TYPE_BITS: Record<EntryType, number> = {
+  file: 0o100000, directory: 0o040000, symlink: 0o120000, link: 0o100000,
+  "character-device": 0o020000, "block-device": 0o060000, fifo: 0o010000,
+};
+
 /** Builds the tar-stream header for writing. */
 export function toPackHeader(h: TarHeader): PackHeader {
   let name = relativeName(h.name);
@@ -59,7 +64,9 @@ export function toPackHeader(h: TarHeader): PackHeader {
   return {
     name,
     type: h.type,
-    mode: h.mode & 0o7777,
+    // The type bits keep mode 0 truthy: tar-stream would turn a 0 mode into 0644/0755.
+    // Only the low 12 bits are encoded.
+    mode: (h.mode & 0o7777) | TYPE_BITS[h.type],
     uid,
     gid,
     size: h.type === "file" ? (h.size ?? 0) : 0,

@@ -1,0 +1,188 @@
+// Applies one layer's entries to a build root, following the OCI image spec's changeset rules
+// (whiteouts, opaque directories, replacement of differing types) and never writing outside the root.
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync, closeSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  readdirSync, rmSync, symlinkSync, writeSync, type Stats,
+} from "node:fs";
+import type { Logger } from "../log/mod.ts";
+import type { ReadEntry, ReadHeader } from "../layer/mod.ts";
+import { LayerApplyError } from "./errors.ts";
+import { baseOf, hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
+
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+
+export interface ApplyOptions {
+  logger: Logger;
+  /** Root paths whose entries are skipped (and never deleted). */
+  ignorePaths: readonly string[];
+}
+
+function lstatOrUndefined(host: string): Stats | undefined {
+  try {
+    return lstatSync(host);
+  } catch {
+    return undefined;
+  }
+}
+
+// Mode, owner and times; chmod comes after chown because chown clears setuid/setgid.
+function setMetadata(host: string, h: ReadHeader): void {
+  lchownSync(host, h.uid, h.gid);
+  if (h.type !== "symlink") chmodSync(host, h.mode);
+  const mtime = h.mtime.getTime() / 1000;
+  const atime = h.pax?.atime !== undefined && !Number.isNaN(Number(h.pax.atime)) ? Number(h.pax.atime) : mtime;
+  lutimesSync(host, atime, mtime);
+}
+
+async function writeFile(host: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+  // O_EXCL|O_NOFOLLOW: the path was just cleared, so anything there now is a race or a trick.
+  const fd = openSync(host, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+  try {
+    for await (const chunk of body) {
+      let off = 0;
+      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+class LayerApplier {
+  // Root paths this layer created: whiteouts and opaque markers only remove lower-layer content.
+  #created = new Set<string>();
+  // Directory metadata is set last, deepest first, so creating children does not disturb mtimes.
+  #dirs: { host: string; header: ReadHeader }[] = [];
+  #warnedXattr = false;
+
+  constructor(private readonly root: string, private readonly opts: ApplyOptions) {}
+
+  async entry(e: ReadEntry): Promise<void> {
+    const h = e.header;
+    let p: string;
+    let parent: string;
+    try {
+      p = layerPath(h.name);
+      if (p === "/") return; // the root's own entry: its owner and mode are the host's business
+      parent = resolveInRoot(this.root, parentOf(p), true);
+    } catch (err) {
+      if (err instanceof RootPathError) throw new LayerApplyError(h.name, err.message, err);
+      throw err;
+    }
+    const name = baseOf(p);
+    const target = joinRoot(parent, name);
+    if (underAny(target, this.opts.ignorePaths)) {
+      this.opts.logger.debug("skipping ignored layer entry", { path: target });
+      return;
+    }
+    if (name === OPAQUE) return this.#opaque(parent);
+    if (name.startsWith(WHITEOUT)) return this.#whiteout(joinRoot(parent, name.slice(WHITEOUT.length)));
+    this.#mkdirs(h.name, parent);
+    const host = hostPath(this.root, target);
+    const existing = lstatOrUndefined(host);
+    if (existing && !(h.type === "directory" && existing.isDirectory())) rmSync(host, { recursive: true, force: true });
+    if (h.pax && !this.#warnedXattr && Object.keys(h.pax).some((k) => k.startsWith("SCHILY.xattr."))) {
+      this.#warnedXattr = true;
+      this.opts.logger.warn("layer carries extended attributes; they are not applied yet", { path: target });
+    }
+    try {
+      if (await this.#create(h, e.body, host, target)) this.#created.add(target);
+    } catch (err) {
+      if (err instanceof LayerApplyError) throw err;
+      throw new LayerApplyError(h.name, (err as Error).message, err);
+    }
+  }
+
+  /** Sets the deferred directory metadata. */
+  finish(): void {
+    for (const d of this.#dirs.reverse()) setMetadata(d.host, d.header);
+  }
+
+  async #create(h: ReadHeader, body: AsyncIterable<Uint8Array>, host: string, target: string): Promise<boolean> {
+    switch (h.type) {
+      case "directory":
+        if (!lstatOrUndefined(host)) mkdirSync(host, { mode: 0o700 });
+        this.#dirs.push({ host, header: h });
+        return true;
+      case "file":
+        await writeFile(host, body);
+        break;
+      case "symlink":
+        symlinkSync(h.linkname ?? "", host);
+        break;
+      case "link": {
+        const src = this.#linkSource(h);
+        linkSync(hostPath(this.root, src), host);
+        return true; // shares the target's inode: its metadata is the target's
+      }
+      case "character-device":
+      case "block-device":
+      case "fifo": {
+        const kind = h.type === "fifo" ? ["p"] : [h.type === "block-device" ? "b" : "c", String(h.devmajor ?? 0), String(h.devminor ?? 0)];
+        const r = spawnSync("mknod", [host, ...kind], { encoding: "utf8" });
+        if (r.status !== 0) {
+          this.opts.logger.warn("cannot create device node, skipping it", { path: target, error: (r.stderr || String(r.error)).trim() });
+          return false;
+        }
+        break;
+      }
+      case "other":
+        this.opts.logger.warn("skipping layer entry of unsupported type", { path: target });
+        return false;
+    }
+    setMetadata(host, h);
+    return true;
+  }
+
+  // A hardlink's target is a layer path too, resolved in the root and required to exist.
+  #linkSource(h: ReadHeader): string {
+    if (!h.linkname) throw new LayerApplyError(h.name, "hardlink without a target");
+    let src: string;
+    try {
+      const lp = layerPath(h.linkname);
+      src = joinRoot(resolveInRoot(this.root, parentOf(lp), true), baseOf(lp));
+    } catch (err) {
+      throw new LayerApplyError(h.name, `hardlink target "${h.linkname}": ${(err as Error).message}`, err);
+    }
+    const st = lstatOrUndefined(hostPath(this.root, src));
+    if (!st) throw new LayerApplyError(h.name, `hardlink target "${h.linkname}" does not exist in this or an earlier layer`);
+    if (st.isDirectory()) throw new LayerApplyError(h.name, `hardlink target "${h.linkname}" is a directory`);
+    return src;
+  }
+
+  // Creates missing parents (as tar does, mode 0755); parents were resolved, so none is a symlink.
+  #mkdirs(entry: string, parent: string): void {
+    let cur = "/";
+    for (const seg of parent.split("/").filter(Boolean)) {
+      cur = joinRoot(cur, seg);
+      const host = hostPath(this.root, cur);
+      const st = lstatOrUndefined(host);
+      if (!st) mkdirSync(host, { mode: 0o755 });
+      else if (!st.isDirectory()) throw new LayerApplyError(entry, `parent "${cur}" exists and is not a directory`);
+    }
+  }
+
+  #whiteout(target: string): void {
+    if (this.#created.has(target) || underAny(target, this.opts.ignorePaths)) return;
+    rmSync(hostPath(this.root, target), { recursive: true, force: true });
+  }
+
+  #opaque(dir: string): void {
+    const host = hostPath(this.root, dir);
+    const st = lstatOrUndefined(host);
+    if (!st?.isDirectory()) return;
+    for (const child of readdirSync(host)) {
+      const p = joinRoot(dir, child);
+      if (this.#created.has(p) || underAny(p, this.opts.ignorePaths)) continue;
+      rmSync(hostPath(this.root, p), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Applies entries (from readLayer) to the tree at `root` (a host directory). */
+export async function applyEntries(root: string, entries: AsyncIterable<ReadEntry>, opts: ApplyOptions): Promise<void> {
+  const a = new LayerApplier(root, opts);
+  for await (const e of entries) await a.entry(e);
+  a.finish();
+}

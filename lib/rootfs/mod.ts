@@ -1,0 +1,5 @@
+// Public face of lib/rootfs: everything that touches a build root.
+export { RootFS, type RootFSOptions, type SnapshotOptions } from "./rootfs.ts";
+export { resolveUser, type ResolvedUser } from "./user.ts";
+export { LayerApplyError, UserLookupError } from "./errors.ts";
+export { resolveInRoot, layerPath } from "./paths.ts";
