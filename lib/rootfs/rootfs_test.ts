@@ -195,7 +195,7 @@ describe("snapshot", () => {
     expect(listing(layer)).toMatch(/-rws--x--x 0\/0\s+1 .* etc\/keep/);
     expect(layer.digest).toBe("sha256:" + sh(`sha256sum ${layer.path}`).split(" ")[0]);
     expect(layer.diffID).toBe("sha256:" + sh(`gzip -dc ${layer.path} | sha256sum`).split(" ")[0]);
-    expect(layer.size).toBe(readFileSync(layer.path).byteLength);
+    expect(layer.size).toBe(readFileSync(layer.path!).byteLength);
     // the baseline moved on
     expect(await fs.snapshot(opts)).toBeUndefined();
   });
