@@ -1,5 +1,73 @@
 #!/usr/bin/env bun
-// Entry point: executor (default) | warmer | the sandbox helper kiln starts for RUN.
-import { HELPER_SUBCOMMAND, sandboxHelperMain } from "../mod.ts";
+// The only code that reads argv and the environment, prints, and sets the exit code.
+// Dispatch: executor (default) | warmer (also when started as "warmer") | version | the RUN sandbox helper.
+import { basename, resolve, isAbsolute } from "node:path";
+import { existsSync } from "node:fs";
+import {
+  build, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError,
+} from "../mod.ts";
+import { parseExecutorArgs, executorCommand, FlagError } from "./flags.ts";
 
-if (process.argv[2] === HELPER_SUBCOMMAND) sandboxHelperMain();
+/** How to start this same program again (for the sandbox helper): compiled binary, or bun + this script. */
+function selfCommand(): string[] {
+  const script = process.argv[1];
+  const compiled = !script || script.startsWith("/$bunfs/") || !existsSync(script);
+  return compiled ? [process.execPath] : [process.execPath, resolve(script)];
+}
+
+async function executor(args: string[]): Promise<number> {
+  if (args.includes("-h") || args.includes("--help")) {
+    process.stdout.write(executorCommand().helpInformation());
+    return 0;
+  }
+  if (args[0] === "version") {
+    process.stdout.write(`kiln version : ${VERSION}\n`);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseExecutorArgs(args, process.env, process.cwd());
+  } catch (e) {
+    if (e instanceof FlagError) {
+      process.stderr.write(`kiln: ${e.message}\nRun 'kiln --help' for the list of flags.\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const logger = createLogger(parsed.log);
+  for (const w of parsed.warnings) logger.warn(w);
+  const o = parsed.options;
+  // kaniko resolves a relative Dockerfile against the current directory first, then the context.
+  if (o.dockerfile && !isAbsolute(o.dockerfile) && !/^https?:\/\//.test(o.dockerfile) && existsSync(o.dockerfile)) {
+    o.dockerfile = resolve(o.dockerfile);
+  }
+  try {
+    const result = await build({
+      ...o,
+      registry: { ...o.registry },
+      selfCommand: selfCommand(),
+      logger,
+      stdout: (c) => process.stdout.write(c),
+      stderr: (c) => process.stderr.write(c),
+    });
+    logger.info(`Built image ${result.digest}`);
+    return 0;
+  } catch (e) {
+    logger.error(formatError(e));
+    if (e instanceof RunFailedError) return e.exitCode;
+    return 1;
+  }
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === HELPER_SUBCOMMAND) sandboxHelperMain();
+  const invokedAs = basename(process.argv[1] && !process.argv[1].startsWith("/$bunfs/") ? process.argv[1] : process.execPath);
+  if (argv[0] === "warmer" || invokedAs === "warmer") {
+    process.stderr.write("kiln: the warmer is not implemented yet\n");
+    return 1;
+  }
+  return executor(argv[0] === "executor" ? argv.slice(1) : argv);
+}
+
+process.exitCode = await main();

@@ -107,3 +107,21 @@ export function fileLayer(d: { path: string; mediaType: string; digest: string; 
     open: async () => Bun.file(d.path).stream() as ReadableStream<Uint8Array>,
   };
 }
+
+const DOCKER_TO_OCI_LAYER: Record<string, string> = {
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerForeignLayerGzip]: "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+};
+
+/** The same image with OCI media types (layer bytes unchanged), for outputs that must be OCI, like an image layout. */
+export function toOciFormat(img: Image): Image {
+  if (img.format === "oci") return img;
+  return {
+    ...img,
+    format: "oci",
+    layers: img.layers.map((l) => {
+      const mediaType = DOCKER_TO_OCI_LAYER[l.mediaType] ?? l.mediaType;
+      return mediaType === l.mediaType ? l : Object.assign(Object.create(Object.getPrototypeOf(l)), l, { mediaType });
+    }),
+  };
+}

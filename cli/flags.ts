@@ -1,0 +1,203 @@
+// kaniko-compatible flags (pflag style: --flag=value, --flag value, bare booleans, repeatable lists) -> BuildOptions.
+import { Command, Option } from "commander";
+import { isAbsolute, resolve } from "node:path";
+import type { BuildOptionsInput, Logger, LogFormat, Level } from "../mod.ts";
+import { parsePlatform, parseLevel } from "../mod.ts";
+
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FlagError";
+  }
+}
+
+const list = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Booleans accept a bare flag or =true/=false, as Go's pflag does. */
+function parseBool(flag: string, v: unknown): boolean {
+  if (v === undefined || v === true) return true;
+  if (v === false) return false;
+  const s = String(v).toLowerCase();
+  if (["1", "t", "true"].includes(s)) return true;
+  if (["0", "f", "false"].includes(s)) return false;
+  throw new FlagError(`--${flag}: "${v}" is not a boolean (use true or false)`);
+}
+
+function keyValues(flag: string, items: string[] = [], sep = "="): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf(sep);
+    if (i <= 0) throw new FlagError(`--${flag}: "${item}" must be KEY${sep}VALUE`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+const BOOL = [
+  "insecure", "skip-tls-verify", "insecure-pull", "skip-tls-verify-pull", "push-ignore-immutable-tag-errors", "single-snapshot",
+  "reproducible", "no-push-cache", "cache", "compressed-caching", "cleanup", "skip-default-registry-fallback", "ignore-var-run",
+  "skip-unused-stages", "use-new-run", "cache-copy-layers", "cache-run-layers", "force-build-metadata", "skip-push-permission-check",
+  "log-timestamp", "force",
+] as const;
+
+/** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
+const NOT_YET = new Set([
+  "single-snapshot", "reproducible", "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
+  "registry-mirror", "registry-map", "skip-default-registry-fallback", "registry-client-cert", "use-new-run", "cache-copy-layers",
+  "git", "force-build-metadata", "push-ignore-immutable-tag-errors", "image-fs-extract-retry", "skip-push-permission-check",
+]);
+
+export function executorCommand(): Command {
+  const c = new Command("executor")
+    .description("Build a container image from a Dockerfile and push it, without a Docker daemon")
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .allowExcessArguments(false)
+    .option("-c, --context <path>", "build context: dir://PATH or a path", "/workspace/")
+    .option("--context-sub-path <path>", "sub-path of the context to use")
+    .option("-f, --dockerfile <path>", "path of the Dockerfile", "Dockerfile")
+    .option("-d, --destination <ref>", "image to push (repeatable)", list)
+    .addOption(new Option("--no-push [bool]", "build without pushing"))
+    .option("--tar-path <path>", "also write the image as a docker-archive tarball")
+    .option("--oci-layout-path <path>", "also write the image as an OCI image layout")
+    .option("--digest-file <path>", "write the image digest to this file")
+    .option("--image-name-with-digest-file <path>", "write repo@digest for each destination")
+    .option("--image-name-tag-with-digest-file <path>", "write repo:tag@digest for each destination")
+    .option("--build-arg <arg>", "NAME=VALUE, or NAME to take it from the environment (repeatable)", list)
+    .option("--target <stage>", "stage to build")
+    .option("--custom-platform <platform>", "platform of the image, e.g. linux/arm64")
+    .option("--label <kv>", "label KEY=VALUE added to the image (repeatable)", list)
+    .option("--insecure-registry <reg>", "registry to reach over plain HTTP (repeatable)", list)
+    .option("--skip-tls-verify-registry <reg>", "registry whose TLS certificate is not verified (repeatable)", list)
+    .option("--registry-certificate <kv>", "REGISTRY=CA_PEM_PATH (repeatable)", list)
+    .option("--registry-client-cert <kv>", "REGISTRY=CERT,KEY (repeatable)", list)
+    .option("--registry-mirror <reg>", "mirror for Docker Hub (repeatable)", list)
+    .option("--registry-map <kv>", "REGISTRY=MIRROR[;...] (repeatable)", list)
+    .option("--push-retry <n>", "retries for a failed push", "0")
+    .option("--image-download-retry <n>", "retries for a failed image download", "0")
+    .option("--image-fs-extract-retry <n>", "retries for a failed layer extraction", "0")
+    .option("--compression <codec>", "gzip or zstd", "gzip")
+    .option("--compression-level <n>", "compression level (codec-specific)", "-1")
+    .option("--snapshot-mode <mode>", "full, redo or time", "full")
+    .option("--snapshotMode <mode>", "deprecated alias of --snapshot-mode")
+    .option("--customPlatform <platform>", "deprecated alias of --custom-platform")
+    .option("--tarPath <path>", "deprecated alias of --tar-path")
+    .option("--kaniko-dir <dir>", "kiln's working directory")
+    .option("--cache-repo <repo>", "layer cache repository")
+    .option("--cache-dir <dir>", "base image cache directory", "/cache")
+    .option("--cache-ttl <duration>", "cache entry lifetime", "336h")
+    .option("--ignore-path <path>", "path left out of snapshots (repeatable)", list)
+    .option("--git <kv>", "git context options (repeatable)", list)
+    .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
+    .option("--log-format <format>", "text, color or json", "color")
+    .option("--whitelist-var-run [bool]", "deprecated alias of --ignore-var-run");
+  for (const b of BOOL) c.option(`--${b} [bool]`);
+  return c;
+}
+
+export interface ParsedExecutor {
+  options: Omit<BuildOptionsInput, "selfCommand" | "logger">;
+  log: { level: Level; format: LogFormat; timestamp: boolean };
+  force: boolean;
+  /** Warnings to print once a logger exists. */
+  warnings: string[];
+}
+
+/** Parses executor argv (without the program name). `env` supplies KANIKO_* fallbacks and bare --build-arg values. */
+export function parseExecutorArgs(argv: string[], env: Record<string, string | undefined>, cwd: string): ParsedExecutor {
+  const c = executorCommand();
+  try {
+    c.parse(argv, { from: "user" });
+  } catch (e: any) {
+    if (e?.code === "commander.helpDisplayed" || e?.code === "commander.version") throw e;
+    throw new FlagError(String(e?.message ?? e).replace(/^error: /, ""));
+  }
+  const o = c.opts() as Record<string, any>;
+  const given = (name: string) => c.getOptionValueSource(camel(name)) === "cli";
+  const flag = (name: string) => parseBool(name, o[camel(name)]);
+  const warnings: string[] = [];
+  for (const name of NOT_YET) if (given(name)) warnings.push(`--${name} is accepted for kaniko compatibility but not implemented yet; it has no effect`);
+
+  const abs = (p?: string) => (p === undefined || /^[a-z0-9]+:\/\//.test(p) || isAbsolute(p) ? p : resolve(cwd, p));
+  let noPush = o.push === undefined ? false : o.push === false ? true : !parseBool("no-push", o.push);
+  if (!given("push") && env.KANIKO_NO_PUSH !== undefined) {
+    try { noPush = parseBool("KANIKO_NO_PUSH", env.KANIKO_NO_PUSH); } catch { throw new FlagError(`KANIKO_NO_PUSH="${env.KANIKO_NO_PUSH}" is not a boolean`); }
+  }
+  const destinations: string[] = o.destination ?? [];
+  if (!noPush && destinations.length === 0) throw new FlagError("give at least one --destination, or --no-push to build without pushing");
+  if ((o.imageNameWithDigestFile || o.imageNameTagWithDigestFile) && destinations.length === 0) {
+    throw new FlagError("--image-name-with-digest-file and --image-name-tag-with-digest-file need a --destination");
+  }
+  const buildArgs: Record<string, string | undefined> = {};
+  for (const a of o.buildArg ?? []) {
+    const i = a.indexOf("=");
+    if (i === 0) throw new FlagError(`--build-arg "${a}": the name is empty`);
+    if (i < 0) buildArgs[a] = env[a];
+    else buildArgs[a.slice(0, i)] = a.slice(i + 1);
+  }
+  const compression = o.compression;
+  if (compression !== "gzip" && compression !== "zstd") throw new FlagError(`--compression "${compression}": use gzip or zstd`);
+  const int = (name: string) => {
+    const v = Number(o[camel(name)]);
+    if (!Number.isInteger(v)) throw new FlagError(`--${name} "${o[camel(name)]}" is not a whole number`);
+    return v;
+  };
+  const snapshotMode = o.snapshotMode;
+  if (!["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
+  if (snapshotMode !== "full") warnings.push(`--snapshot-mode=${snapshotMode} is not implemented yet; using full`);
+  if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
+  let level: Level;
+  try { level = parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
+  let platform;
+  const platformFlag = o.customPlatform;
+  try { platform = platformFlag ? parsePlatform(platformFlag) : undefined; } catch (e: any) { throw new FlagError(`--custom-platform: ${e.message}`); }
+  const ignorePaths: string[] = [...(o.ignorePath ?? [])];
+  const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : o.whitelistVarRun !== undefined ? flag("whitelist-var-run") : true;
+  if (ignoreVarRun) ignorePaths.push("/var/run");
+  const compressionLevel = int("compression-level");
+  const dockerfile = o.dockerfile;
+  return {
+    options: {
+      context: abs(o.context)!,
+      contextSubPath: o.contextSubPath,
+      dockerfile: /^https?:\/\//.test(dockerfile) ? dockerfile : dockerfile,
+      destinations,
+      noPush,
+      tarPath: abs(o.tarPath),
+      ociLayoutPath: abs(o.ociLayoutPath),
+      digestFile: abs(o.digestFile),
+      imageNameWithDigestFile: abs(o.imageNameWithDigestFile),
+      imageNameTagWithDigestFile: abs(o.imageNameTagWithDigestFile),
+      buildArgs,
+      target: o.target,
+      ...(platform ? { platform } : {}),
+      labels: keyValues("label", o.label),
+      registry: {
+        insecure: flag("insecure"),
+        insecurePull: flag("insecure-pull"),
+        insecureRegistries: o.insecureRegistry ?? [],
+        skipTlsVerify: flag("skip-tls-verify"),
+        skipTlsVerifyPull: flag("skip-tls-verify-pull"),
+        skipTlsVerifyRegistries: o.skipTlsVerifyRegistry ?? [],
+        certificates: keyValues("registry-certificate", o.registryCertificate),
+        dockerConfigDir: env.DOCKER_CONFIG ?? (env.HOME ? `${env.HOME}/.docker` : undefined),
+        pushRetry: int("push-retry"),
+        imageDownloadRetry: int("image-download-retry"),
+      },
+      compression,
+      ...(compressionLevel > 0 ? { compressionLevel } : {}),
+      workDir: o.kanikoDir ?? env.KANIKO_DIR,
+      ignorePaths,
+    },
+    log: { level, format: o.logFormat, timestamp: flag("log-timestamp") },
+    force: flag("force"),
+    warnings,
+  };
+}
+
+function camel(name: string): string {
+  if (name === "no-push") return "push";
+  return name.replace(/-([a-z])/g, (_, ch) => ch.toUpperCase());
+}
+
+export type { Logger };

@@ -1,0 +1,148 @@
+// One build from options to outputs: read and parse the Dockerfile, plan the stages, build them, write outputs.
+import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
+import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
+import { parseDockerfile, resolveMetaArgs, resolveStageBase } from "../dockerfile/mod.ts";
+import type { Image, Platform } from "../image/mod.ts";
+import { formatPlatform, hostPlatform, parsePlatform, scratchImage } from "../image/mod.ts";
+import { openContext } from "../context/mod.ts";
+import { RegistryClient } from "../registry/mod.ts";
+import { RootFS } from "../rootfs/mod.ts";
+import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./options.ts";
+import { BuildError } from "./errors.ts";
+import { findStage, neededStages, targetStage } from "./plan.ts";
+import { buildStage, type StageResult } from "./stage.ts";
+import { writeOutputs } from "./outputs.ts";
+import { PROXY_ARGS } from "../instructions/mod.ts";
+
+export interface BuildResult {
+  image: Image;
+  digest: string;
+}
+
+export async function build(input: BuildOptionsInput): Promise<BuildResult> {
+  const options = resolveOptions(input);
+  const log = options.logger;
+  const ownWorkDir = !options.workDir;
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "kiln-"));
+  mkdirSync(workDir, { recursive: true });
+  const buildContext = await openContext(options.context, { contextSubPath: options.contextSubPath });
+  try {
+    const dockerfilePath = isAbsolute(options.dockerfile) ? options.dockerfile : join(buildContext.dir, options.dockerfile);
+    if (!existsSync(dockerfilePath)) {
+      throw new BuildError(`Dockerfile not found: ${dockerfilePath} (give --dockerfile PATH; a relative path is looked up in the current directory, then in the context)`);
+    }
+    const df = parseDockerfile(readFileSync(dockerfilePath, "utf8"), { file: options.dockerfile });
+    for (const w of df.warnings) log.warn(`${df.file}:${w.line}: ${w.message} (${w.rule})`);
+    const ctx = await openContext(options.context, { contextSubPath: options.contextSubPath, dockerfilePath });
+    return await runBuild(df, options, workDir, ctx);
+  } finally {
+    await buildContext.cleanup();
+    if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** BuildKit's automatic platform ARGs, visible to FROM lines and to stages that declare them. */
+function platformArgs(target: Platform): Record<string, string> {
+  const host = hostPlatform();
+  return {
+    TARGETPLATFORM: formatPlatform(target), TARGETOS: target.os, TARGETARCH: target.architecture, TARGETVARIANT: target.variant ?? "",
+    BUILDPLATFORM: formatPlatform(host), BUILDOS: host.os, BUILDARCH: host.architecture, BUILDVARIANT: host.variant ?? "",
+  };
+}
+
+function definedArgs(buildArgs: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(buildArgs).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, buildContext: Awaited<ReturnType<typeof openContext>>): Promise<BuildResult> {
+  const log = options.logger;
+  const metaArgs = resolveMetaArgs(df, definedArgs(options.buildArgs), platformArgs(options.platform));
+  const baseOf = (s: Stage) => resolveStageBase(s, metaArgs, { escape: df.escape, file: df.file });
+  const target = targetStage(df, options.target);
+  const order = neededStages(df, target, (s) => baseOf(s).image);
+  warnUnusedBuildArgs(df, order, options);
+
+  let client: RegistryClient | undefined;
+  const registry = () => (client ??= new RegistryClient({
+    logger: log,
+    insecureRegistries: options.registry.insecureRegistries,
+    insecurePull: options.registry.insecurePull,
+    insecurePush: options.registry.insecure,
+    skipTlsVerify: options.registry.skipTlsVerify,
+    skipTlsVerifyPull: options.registry.skipTlsVerifyPull,
+    skipTlsVerifyRegistries: options.registry.skipTlsVerifyRegistries,
+    certificates: options.registry.certificates,
+    dockerConfigDir: options.registry.dockerConfigDir,
+    retries: Math.max(options.registry.pushRetry, options.registry.imageDownloadRetry),
+  }));
+
+  const results = new Map<number, StageResult>();
+  const imageRoots = new Map<string, Promise<string>>();
+  const pullImage = async (ref: string, platform = options.platform) => {
+    log.info(`Retrieving image ${ref}`);
+    return (await registry().pull(ref, platform)).image;
+  };
+  const fromRoot = (stageIndex: number) => async (from: string): Promise<string> => {
+    const dep = findStage(df, from, stageIndex);
+    if (dep) {
+      const r = results.get(dep.index);
+      if (!r) throw new BuildError(`COPY --from=${from}: stage ${dep.index} was not built`);
+      return r.root();
+    }
+    // An image reference: unpack it once into a root of its own.
+    let p = imageRoots.get(from);
+    if (!p) {
+      p = (async () => {
+        const img = await pullImage(from);
+        const dir = join(workDir, "images", String(imageRoots.size));
+        mkdirSync(dir, { recursive: true });
+        const fs = new RootFS(dir, { logger: log, tmpDir: join(workDir, "tmp") });
+        for (const l of img.layers) await fs.apply(l);
+        return dir;
+      })();
+      imageRoots.set(from, p);
+    }
+    return p;
+  };
+
+  for (const index of order) {
+    const stage = df.stages[index];
+    const resolved = baseOf(stage);
+    const baseName = resolved.image;
+    log.info(`Building stage ${index}${stage.name ? ` (${stage.name})` : ""} FROM ${baseName}`);
+    const platform = resolved.platform ? parsePlatform(resolved.platform) : options.platform;
+    const dep = findStage(df, baseName, index);
+    let base: Image;
+    let baseRoot: (() => Promise<string>) | undefined;
+    if (dep) {
+      const r = results.get(dep.index)!;
+      base = r.image;
+      baseRoot = r.root;
+    } else if (baseName.toLowerCase() === "scratch") {
+      base = scratchImage(platform);
+    } else {
+      try {
+        base = await pullImage(baseName, platform);
+      } catch (e) {
+        throw new BuildError(`${df.file}:${stage.line}: FROM ${baseName}: ${(e as Error).message}`, { file: df.file, line: stage.line });
+      }
+    }
+    results.set(index, await buildStage({
+      df, stage, base, baseRoot, options, workDir, buildContext, metaArgs, fromRoot: fromRoot(index),
+    }));
+  }
+  const image = results.get(target.index)!.image;
+  const { digest } = await writeOutputs(image, options, registry);
+  return { image, digest };
+}
+
+/** Docker's warning for --build-arg values no stage declared. */
+function warnUnusedBuildArgs(df: Dockerfile, order: number[], options: BuildOptions): void {
+  const declared = new Set<string>();
+  for (const m of df.metaArgs) for (const a of m.args) declared.add(a.name);
+  for (const i of order) for (const instr of df.stages[i].instructions) if (instr.kind === "ARG") for (const a of instr.args) declared.add(a.name);
+  const unused = Object.keys(options.buildArgs).filter((k) => !declared.has(k) && !PROXY_ARGS.has(k));
+  if (unused.length) options.logger.warn(`[Warning] One or more build-args [${unused.join(" ")}] were not consumed`);
+}

@@ -1,0 +1,81 @@
+// Everything a build needs, in one object; defaults live in resolveOptions() and nowhere else.
+import type { Logger } from "../log/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import type { Platform } from "../image/mod.ts";
+import { hostPlatform } from "../image/mod.ts";
+
+export interface BuildOptions {
+  /** `dir://PATH` or a path. */
+  context: string;
+  contextSubPath?: string;
+  /** Dockerfile path; relative paths are tried against the current directory, then the context. */
+  dockerfile: string;
+  destinations: string[];
+  noPush: boolean;
+  tarPath?: string;
+  ociLayoutPath?: string;
+  digestFile?: string;
+  imageNameWithDigestFile?: string;
+  imageNameTagWithDigestFile?: string;
+  /** `--build-arg`; undefined value = NAME given without `=` and absent from the environment. */
+  buildArgs: Record<string, string | undefined>;
+  target?: string;
+  platform: Platform;
+  labels: Record<string, string>;
+  registry: {
+    insecure: boolean;
+    insecurePull: boolean;
+    insecureRegistries: string[];
+    skipTlsVerify: boolean;
+    skipTlsVerifyPull: boolean;
+    skipTlsVerifyRegistries: string[];
+    certificates: Record<string, string>;
+    dockerConfigDir?: string;
+    pushRetry: number;
+    imageDownloadRetry: number;
+  };
+  compression: "gzip" | "zstd";
+  compressionLevel?: number;
+  /** Working directory for build roots and layer files; a temp dir removed after the build when unset. */
+  workDir?: string;
+  ignorePaths: string[];
+  /** How to start kiln itself for the RUN sandbox helper. */
+  selfCommand: string[];
+  logger: Logger;
+  /** RUN output sinks (the CLI streams them to its stdout/stderr). */
+  stdout?: (chunk: Uint8Array) => void;
+  stderr?: (chunk: Uint8Array) => void;
+  /** Clock for `created` timestamps (tests pin it). */
+  now?: () => Date;
+}
+
+export type BuildOptionsInput = Omit<Partial<BuildOptions>, "registry"> & Pick<BuildOptions, "context" | "selfCommand"> & {
+  registry?: Partial<BuildOptions["registry"]>;
+};
+
+export function resolveOptions(input: BuildOptionsInput): BuildOptions {
+  return {
+    dockerfile: "Dockerfile",
+    destinations: [],
+    noPush: false,
+    buildArgs: {},
+    platform: hostPlatform(),
+    labels: {},
+    compression: "gzip",
+    ignorePaths: [],
+    logger: silentLogger,
+    ...input,
+    registry: {
+      insecure: false,
+      insecurePull: false,
+      insecureRegistries: [],
+      skipTlsVerify: false,
+      skipTlsVerifyPull: false,
+      skipTlsVerifyRegistries: [],
+      certificates: {},
+      pushRetry: 0,
+      imageDownloadRetry: 0,
+      ...input.registry,
+    },
+  };
+}

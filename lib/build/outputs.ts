@@ -1,0 +1,55 @@
+// Where a finished image goes: registries, a docker-archive tarball, an OCI layout and digest files.
+// Pushes happen first; local files are written only after every push succeeded, each through a temp file.
+import { rename, writeFile } from "node:fs/promises";
+import type { Image } from "../image/mod.ts";
+import { familiarName, parseReference, serializeImage, toOciFormat, writeDockerArchive, writeOciLayout } from "../image/mod.ts";
+import type { RegistryClient } from "../registry/mod.ts";
+import type { BuildOptions } from "./options.ts";
+
+export interface OutputResult {
+  digest: string;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.kiln-tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+export async function writeOutputs(image: Image, options: BuildOptions, registry: () => RegistryClient): Promise<OutputResult> {
+  const log = options.logger;
+  // An OCI layout holds OCI media types (umoci and skopeo reject Docker ones there), so a Docker-typed image is
+  // converted for it; the digest reported is that of the image as pushed or tarred, else of the layout's.
+  const pushesOrTars = (!options.noPush && options.destinations.length > 0) || !!options.tarPath;
+  const digest = serializeImage(pushesOrTars ? image : toOciFormat(image)).manifestDescriptor.digest;
+  if (!options.noPush && options.destinations.length) {
+    log.info(`Pushing image to ${options.destinations.join(", ")}`);
+    await registry().push(image, options.destinations);
+    for (const d of options.destinations) log.info(`Pushed ${d}@${digest}`);
+  }
+  if (options.tarPath) {
+    const tags = options.destinations.length
+      ? options.destinations.map((d) => familiarName(parseReference(d)))
+      : ["unset-repo/unset-image-name:latest"];
+    await writeDockerArchive(image, options.tarPath, tags);
+    log.info(`Wrote docker-archive ${options.tarPath}`);
+  }
+  if (options.ociLayoutPath) {
+    const first = options.destinations[0];
+    const refName = first ? parseReference(first).tag ?? "latest" : "latest";
+    await writeOciLayout(toOciFormat(image), options.ociLayoutPath, { refName });
+    log.info(`Wrote OCI layout ${options.ociLayoutPath}`);
+  }
+  if (options.digestFile) await writeAtomically(options.digestFile, digest);
+  const names = options.destinations.map((d) => parseReference(d));
+  if (options.imageNameWithDigestFile) {
+    await writeAtomically(options.imageNameWithDigestFile, names.map((r) => `${r.registry}/${r.repository}@${digest}`).join("\n") + "\n");
+  }
+  if (options.imageNameTagWithDigestFile) {
+    await writeAtomically(
+      options.imageNameTagWithDigestFile,
+      names.map((r) => `${r.registry}/${r.repository}:${r.tag ?? "latest"}@${digest}`).join("\n") + "\n",
+    );
+  }
+  return { digest };
+}

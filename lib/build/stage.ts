@@ -1,0 +1,107 @@
+// Builds one stage: resolve its base, walk its steps, snapshot after each, and return the image and its root.
+import { mkdirSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
+import { expandInstruction, DockerfileError } from "../dockerfile/mod.ts";
+import type { Image, ImageConfig } from "../image/mod.ts";
+import { appendLayer, layerMediaType } from "../image/mod.ts";
+import { execute, lookupFor, traits, type StageState, type StepContext, InstructionError, RunFailedError } from "../instructions/mod.ts";
+import { RootFS } from "../rootfs/mod.ts";
+import type { BuildContext } from "../context/mod.ts";
+import type { BuildOptions } from "./options.ts";
+import { BuildError } from "./errors.ts";
+
+export interface StageResult {
+  image: Image;
+  /** The stage's build root, filled lazily: only when a step or a later COPY --from needs the files. */
+  root: () => Promise<string>;
+}
+
+export interface StageInput {
+  df: Dockerfile;
+  stage: Stage;
+  base: Image;
+  /** Root of the base when it is an earlier stage (copied instead of re-applying its layers). */
+  baseRoot?: () => Promise<string>;
+  options: BuildOptions;
+  workDir: string;
+  buildContext: BuildContext;
+  metaArgs: ReadonlyMap<string, string | undefined>;
+  fromRoot: (from: string) => Promise<string>;
+}
+
+export async function buildStage(input: StageInput): Promise<StageResult> {
+  const { df, stage, options, workDir } = input;
+  const log = options.logger;
+  const rootDir = join(workDir, "roots", String(stage.index));
+  const tmpDir = join(workDir, "tmp");
+  mkdirSync(tmpDir, { recursive: true });
+  let rootfs: RootFS | undefined;
+  const ensureRoot = async (): Promise<RootFS> => {
+    if (rootfs) return rootfs;
+    mkdirSync(rootDir, { recursive: true });
+    chmodSync(rootDir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
+    const fs = new RootFS(rootDir, { logger: log, ignorePaths: ["/proc", "/sys", "/dev", ...options.ignorePaths], tmpDir });
+    if (input.baseRoot) {
+      const src = await input.baseRoot();
+      const cp = Bun.spawnSync(["cp", "-a", "--reflink=auto", `${src}/.`, rootDir], { stderr: "pipe" });
+      if (cp.exitCode !== 0) throw new BuildError(`copying the root of the base stage failed: ${cp.stderr.toString().trim()}`);
+    } else {
+      for (const [i, layer] of input.base.layers.entries()) {
+        log.info(`Unpacking layer ${i + 1}/${input.base.layers.length} ${layer.digest.slice(0, 19)}`);
+        await fs.apply(layer);
+      }
+    }
+    await fs.baseline();
+    rootfs = fs;
+    return fs;
+  };
+
+  let config: ImageConfig = structuredClone(input.base.config);
+  if (Object.keys(options.labels).length) config.config = { ...config.config, Labels: { ...(config.config.Labels ?? {}), ...options.labels } };
+  let image: Image = { ...input.base, config };
+  let state: StageState = { config, args: new Map() };
+  const mediaType = layerMediaType(image.format, options.compression);
+  const now = () => (options.now ?? (() => new Date()))().toISOString().replace(/\.\d+Z$/, "Z");
+
+  for (const raw of stage.instructions) {
+    const where = { file: df.file, line: raw.line };
+    let instr;
+    try {
+      instr = expandInstruction(raw, lookupFor(state), df.escape);
+    } catch (e) {
+      throw new BuildError(`${df.file}:${raw.line}: ${raw.original}: ${(e as Error).message}`, where);
+    }
+    log.info(instr.original);
+    const needsRoot = instr.kind !== "FROM" && traits[instr.kind].needsRootfs;
+    const fs = needsRoot ? await ensureRoot() : undefined;
+    const ctx: StepContext = {
+      rootDir, buildContext: input.buildContext, fromRoot: input.fromRoot, buildArgs: options.buildArgs, metaArgs: input.metaArgs,
+      selfCommand: options.selfCommand, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir,
+    };
+    let result;
+    try {
+      result = await execute(instr, state, ctx);
+    } catch (e) {
+      if (e instanceof RunFailedError) throw e;
+      if (e instanceof InstructionError || e instanceof DockerfileError || (e as Error).name === "ContextError") {
+        throw new BuildError(`${df.file}:${raw.line}: ${(e as Error).message}`, where);
+      }
+      throw e;
+    }
+    state = result.state;
+    image = { ...image, config: state.config };
+    let layer;
+    if (fs && result.changes.kind !== "none") {
+      layer = await fs.snapshot({
+        compression: options.compression, level: options.compressionLevel, mediaType,
+        ...(result.changes.kind === "paths" ? { paths: result.changes.paths } : {}),
+      });
+    }
+    image = appendLayer(image, layer, { created: now(), created_by: result.createdBy, comment: "buildkit.dockerfile.v0" });
+    state = { ...state, config: image.config };
+  }
+  image = { ...image, config: { ...image.config, created: now() } };
+  // A later stage or COPY --from may need the files even when no step here did.
+  return { image, root: async () => (await ensureRoot()).dir };
+}

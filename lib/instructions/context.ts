@@ -1,0 +1,20 @@
+// What steps may use besides the stage state: the build root, the sandbox and the sources for COPY.
+import type { Logger } from "../log/mod.ts";
+import type { BuildContext } from "../context/mod.ts";
+
+export interface StepContext {
+  /** The stage's build root on the host (created and filled with the base before a step that needs it runs). */
+  rootDir: string;
+  buildContext: BuildContext;
+  /** Build roots of other stages (by index) and of images used with COPY --from, resolved by the build. */
+  fromRoot: (from: string) => Promise<string>;
+  /** --build-arg values and meta ARG values (for ARG and RUN). */
+  buildArgs: Record<string, string | undefined>;
+  metaArgs: ReadonlyMap<string, string | undefined>;
+  selfCommand: string[];
+  logger: Logger;
+  stdout?: (chunk: Uint8Array) => void;
+  stderr?: (chunk: Uint8Array) => void;
+  /** Where steps may make scratch files (heredoc sources). */
+  tmpDir: string;
+}

@@ -1,0 +1,98 @@
+// Copying resolved sources into a build root with COPY's rules: a directory source copies its contents,
+// several sources need a directory destination, owners default to root, modes and mtimes are kept.
+import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, lutimesSync, constants } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { ResolvedSource } from "../context/mod.ts";
+import { hostPath, rootPath } from "./paths.ts";
+
+export interface Ownership { uid: number; gid: number }
+
+export interface CopyOptions {
+  owner: Ownership;
+  /** --chmod applied to files and directories copied (not to implicit parents). */
+  mode?: number;
+  /** Instruction text for messages. */
+  what: string;
+}
+
+export class CopyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CopyError";
+  }
+}
+
+/** Copies sources to `dest` (an absolute in-root path; a trailing "/" marks a directory). Returns in-root paths written. */
+export function copyInto(root: string, sources: ResolvedSource[], dest: string, opts: CopyOptions): string[] {
+  const written: string[] = [];
+  const destIsDirSyntax = dest.endsWith("/");
+  const destHost = hostPath(root, dest);
+  const destExistsAsDir = isDir(destHost);
+  if ((sources.length > 1) && !destIsDirSyntax && !destExistsAsDir) {
+    throw new CopyError(`${opts.what}: when copying more than one source the destination must be a directory and end with a "/"`);
+  }
+  for (const src of sources) {
+    if (src.isDir) {
+      ensureDir(root, destHost, opts, written, true);
+      copyTree(root, src.abs, destHost, opts, written);
+    } else {
+      const target = destIsDirSyntax || destExistsAsDir ? join(destHost, basename(src.abs)) : destHost;
+      ensureDir(root, dirname(target), opts, written, false);
+      copyEntry(root, src.abs, target, opts, written);
+    }
+  }
+  return written;
+}
+
+function isDir(p: string): boolean {
+  try { return lstatSync(p).isDirectory(); } catch { return false; }
+}
+
+/** Creates missing directories up to `dir`, owned by the copy's owner, mode 0755 (or --chmod for the copy's own dir). */
+function ensureDir(root: string, dir: string, opts: CopyOptions, written: string[], isCopyTarget: boolean): void {
+  if (isDir(dir)) return;
+  if (dir !== root) ensureDir(root, dirname(dir), opts, written, false);
+  try {
+    const st = lstatSync(dir);
+    if (!st.isDirectory()) rmSync(dir, { force: true });
+  } catch { /* missing */ }
+  mkdirSync(dir, { mode: 0o755 });
+  chmodSync(dir, isCopyTarget && opts.mode !== undefined ? opts.mode : 0o755);
+  lchownSync(dir, opts.owner.uid, opts.owner.gid);
+  written.push(rootPath(root, dir));
+}
+
+function copyTree(root: string, srcDir: string, destDir: string, opts: CopyOptions, written: string[]): void {
+  for (const name of readdirSync(srcDir).sort()) {
+    copyEntry(root, join(srcDir, name), join(destDir, name), opts, written);
+  }
+}
+
+function copyEntry(root: string, src: string, dest: string, opts: CopyOptions, written: string[]): void {
+  const st = lstatSync(src);
+  let existing;
+  try { existing = lstatSync(dest); } catch { /* none */ }
+  if (st.isDirectory()) {
+    if (existing && !existing.isDirectory()) rmSync(dest, { force: true });
+    if (!existing || !existing.isDirectory()) mkdirSync(dest);
+    copyTree(root, src, dest, opts, written);
+    chmodSync(dest, opts.mode ?? st.mode & 0o7777);
+    lchownSync(dest, opts.owner.uid, opts.owner.gid);
+    utimesSync(dest, st.atime, st.mtime);
+  } else if (st.isSymbolicLink()) {
+    if (existing) rmSync(dest, { recursive: existing.isDirectory(), force: true });
+    symlinkSync(readlinkSync(src), dest);
+    lchownSync(dest, opts.owner.uid, opts.owner.gid);
+    lutimesSync(dest, st.atime, st.mtime);
+  } else if (st.isFile()) {
+    if (existing?.isDirectory()) rmSync(dest, { recursive: true, force: true });
+    else if (existing) rmSync(dest, { force: true });
+    copyFileSync(src, dest, constants.COPYFILE_FICLONE);
+    lchownSync(dest, opts.owner.uid, opts.owner.gid);
+    chmodSync(dest, opts.mode ?? st.mode & 0o7777);
+    utimesSync(dest, st.atime, st.mtime);
+  } else {
+    return; // sockets, devices and FIFOs in a context are not copied, as with docker build
+  }
+  written.push(rootPath(root, dest));
+}

@@ -1,0 +1,50 @@
+// RUN: the command runs in the isolated sandbox as the image's USER, with ENV plus the ARGs in scope.
+import type { RunInstruction } from "../dockerfile/mod.ts";
+import { resolveUser } from "../rootfs/mod.ts";
+import { runIsolated } from "../sandbox/mod.ts";
+import type { StepContext } from "./context.ts";
+import { commandArgv } from "./metadata.ts";
+import type { StageState, StepResult } from "./state.ts";
+import { envMap, PROXY_ARGS } from "./state.ts";
+
+export class RunFailedError extends Error {
+  constructor(public readonly exitCode: number, public readonly line: number, command: string) {
+    super(`RUN ${command} (line ${line}) returned a non-zero code: ${exitCode}`);
+    this.name = "RunFailedError";
+  }
+}
+
+/** The script for a shell-form RUN with heredocs: a lone `<<EOF` runs the body; otherwise the shell reads the heredocs itself. */
+export function shellScript(instr: RunInstruction): string | undefined {
+  if (instr.cmd.form !== "shell") return undefined;
+  if (instr.heredocs.length === 0) return instr.cmd.text;
+  const only = /^\s*\d*<<-?\s*["']?([^"'\s]+)["']?\s*$/.exec(instr.cmd.text);
+  if (only && instr.heredocs.length === 1) return instr.heredocs[0].content;
+  return [instr.cmd.text, ...instr.heredocs.map((h) => `${h.content}${h.name}`)].join("\n") + "\n";
+}
+
+export async function executeRun(instr: RunInstruction, state: StageState, ctx: StepContext): Promise<StepResult> {
+  const rc = state.config.config;
+  const script = shellScript(instr);
+  const argv = script !== undefined ? commandArgv({ form: "shell", text: script }, rc.Shell) : commandArgv(instr.cmd, rc.Shell);
+  const env = envMap(state.config);
+  const argEnv: string[] = [];
+  for (const [k, v] of state.args) {
+    if (v === undefined || env.has(k)) continue;
+    if (!PROXY_ARGS.has(k)) argEnv.push(`${k}=${v}`);
+  }
+  const user = await resolveUser(ctx.rootDir, rc.User || "root");
+  const runEnv = [...(rc.Env ?? [])];
+  for (const [k, v] of state.args) if (v !== undefined && !env.has(k)) runEnv.push(`${k}=${v}`);
+  if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
+  if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  ctx.logger.info(`RUN ${argv.join(" ")}`);
+  const code = await runIsolated(
+    { root: ctx.rootDir, argv, env: runEnv, cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups },
+    { selfCommand: ctx.selfCommand, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
+  );
+  if (code !== 0) throw new RunFailedError(code, instr.line, script ?? JSON.stringify(argv));
+  // BuildKit's history form: "RUN |N K=V ... <argv> # buildkit".
+  const prefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(" ")} ` : "";
+  return { state, changes: { kind: "scan" }, createdBy: `RUN ${prefix}${argv.join(" ")} # buildkit` };
+}

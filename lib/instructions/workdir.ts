@@ -1,0 +1,29 @@
+// WORKDIR: sets the working directory and creates it when missing, owned by the current USER as BuildKit does.
+import { lstatSync, mkdirSync, chownSync } from "node:fs";
+import { dirname } from "node:path";
+import type { WorkdirInstruction } from "../dockerfile/mod.ts";
+import { resolveUser } from "../rootfs/mod.ts";
+import type { StepContext } from "./context.ts";
+import { hostPath, resolveAgainst, rootPath } from "./paths.ts";
+import type { StageState, StepResult } from "./state.ts";
+import { withRuntime } from "./state.ts";
+
+export async function executeWorkdir(instr: WorkdirInstruction, state: StageState, ctx: StepContext | undefined): Promise<StepResult> {
+  const dir = resolveAgainst(state.config.config.WorkingDir, instr.path).replace(/(.)\/$/, "$1");
+  const next = withRuntime(state, { WorkingDir: dir });
+  if (!ctx) return { state: next, changes: { kind: "none" }, createdBy: instr.original };
+  const created: string[] = [];
+  const make = (p: string) => {
+    const host = hostPath(ctx.rootDir, p);
+    try { if (lstatSync(host).isDirectory()) return false; } catch { /* missing */ }
+    if (p !== "/") make(dirname(p));
+    mkdirSync(host, { mode: 0o755 });
+    created.push(rootPath(ctx.rootDir, host));
+    return true;
+  };
+  if (make(dir)) {
+    const user = await resolveUser(ctx.rootDir, state.config.config.User || "root");
+    chownSync(hostPath(ctx.rootDir, dir), user.uid, user.gid);
+  }
+  return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy: instr.original };
+}
