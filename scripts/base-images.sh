@@ -155,7 +155,14 @@ printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"
 printf '{"imageLayoutVersion":"1.0.0"}' >"$work/layout/oci-layout"
 printf '%s' "$stamp" >"$work/layout/.kiln-stamp"
 
-# Swap in the new layout whole, so a reader never sees a half-written one.
-rm -rf "$out"
+# Swap in the new layout whole, so a reader never sees a half-written one. Only a stale
+# layout (or an empty dir) is replaced: OUT_DIR pointing at anything else is a mistake.
+if [[ -e "$out" ]]; then
+  if [[ -f "$out/oci-layout" ]] || [[ -d "$out" && -z "$(ls -A "$out")" ]]; then
+    rm -rf "$out"
+  else
+    die "$out exists and is not an OCI layout; refusing to replace it"
+  fi
+fi
 mv "$work/layout" "$out"
 echo "$out"

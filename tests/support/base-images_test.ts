@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxLayout, pushBusybox, registryCertDir } from "./base-images.ts";
-import { cleanupInspected, inspectOciLayout, runTool } from "./image-assert.ts";
+import { cleanupInspected, inspectOciLayout, runTool, ToolError } from "./image-assert.ts";
 import { startRegistry } from "./registry.ts";
 
 async function manifestDigestOf(layout: string): Promise<string> {
@@ -44,6 +44,15 @@ describe("busyboxLayout", () => {
     await busyboxLayout({ dir });
     const layer = await readFile(join(dir, "blobs/sha256", manifest.layers[0].digest.slice(7)));
     expect(new Bun.CryptoHasher("sha256").update(layer).digest("hex")).toBe(manifest.layers[0].digest.slice(7));
+  }, 30_000);
+
+  test("a directory that is not a layout is never replaced", async () => {
+    const dir = join(tmp, "precious");
+    await Bun.write(join(dir, "keep.txt"), "mine");
+    const err = await busyboxLayout({ dir }).catch((e) => e);
+    expect(err).toBeInstanceOf(ToolError);
+    expect(err.stderr).toContain("refusing to replace it");
+    expect(await readFile(join(dir, "keep.txt"), "utf8")).toBe("mine");
   }, 30_000);
 
   test("the config says linux, a PATH, sh as command, and one layer", async () => {
