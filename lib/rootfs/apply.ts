@@ -8,7 +8,7 @@ import {
 import type { Logger } from "../log/mod.ts";
 import type { ReadEntry, ReadHeader } from "../layer/mod.ts";
 import { LayerApplyError } from "./errors.ts";
-import { baseOf, hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
+import { ancestors, baseOf, hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
@@ -52,6 +52,8 @@ async function writeFile(host: string, body: AsyncIterable<Uint8Array>): Promise
 class LayerApplier {
   // Root paths this layer created: whiteouts and opaque markers only remove lower-layer content.
   #created = new Set<string>();
+  // Their ancestors: an opaque marker that comes after entries beneath it must keep those.
+  #holds = new Set<string>();
   // Directory metadata is set last, deepest first, so creating children does not disturb mtimes.
   #dirs: { host: string; header: ReadHeader }[] = [];
   #warnedXattr = false;
@@ -87,16 +89,21 @@ class LayerApplier {
       this.opts.logger.warn("layer carries extended attributes; they are not applied yet", { path: target });
     }
     try {
-      if (await this.#create(h, e.body, host, target)) this.#created.add(target);
+      if (await this.#create(h, e.body, host, target)) {
+        this.#created.add(target);
+        for (const a of ancestors(target)) this.#holds.add(a);
+      }
     } catch (err) {
       if (err instanceof LayerApplyError) throw err;
       throw new LayerApplyError(h.name, (err as Error).message, err);
     }
   }
 
-  /** Sets the deferred directory metadata. */
+  /** Sets the deferred directory metadata (skipping dirs a later entry replaced). */
   finish(): void {
-    for (const d of this.#dirs.reverse()) setMetadata(d.host, d.header);
+    for (const d of this.#dirs.reverse()) {
+      if (lstatOrUndefined(d.host)?.isDirectory()) setMetadata(d.host, d.header);
+    }
   }
 
   async #create(h: ReadHeader, body: AsyncIterable<Uint8Array>, host: string, target: string): Promise<boolean> {
@@ -175,6 +182,10 @@ class LayerApplier {
     for (const child of readdirSync(host)) {
       const p = joinRoot(dir, child);
       if (this.#created.has(p) || underAny(p, this.opts.ignorePaths)) continue;
+      if (this.#holds.has(p)) {
+        this.#opaque(p); // a lower dir holding this layer's entries: keep it, empty the rest
+        continue;
+      }
       rmSync(hostPath(this.root, p), { recursive: true, force: true });
     }
   }

@@ -6,7 +6,7 @@ import { readLayer, writeLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { type FileIndex, indexTree } from "./index.ts";
-import { layerPath, RootPathError, underAny } from "./paths.ts";
+import { layerPath, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 import { planEntries, planSnapshot } from "./snapshot.ts";
 
 export interface RootFSOptions {
@@ -92,7 +92,11 @@ export class RootFS {
         if (err instanceof RootPathError) throw new Error(`snapshot path "${p}" leaves the build root: name a path inside it`);
         throw err;
       }
-      if (!underAny(n, this.#ignore)) out.add(n);
+      // Resolved in the root: an absolute symlink on the way must not lead the walk to host files.
+      // A symlink named itself is scanned both as the link and as what it points to.
+      for (const r of new Set([resolveInRoot(this.dir, n, false), resolveInRoot(this.dir, n, true)])) {
+        if (!underAny(r, this.#ignore)) out.add(r);
+      }
     }
     return [...out];
   }

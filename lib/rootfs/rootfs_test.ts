@@ -108,6 +108,13 @@ describe("apply", () => {
     expect(sh(`ls -A ${at("o")}`).trim()).toBe("new");
   });
 
+  test("an opaque marker after entries beneath it keeps them and hides only lower content", async () => {
+    const fs = newRoot();
+    await fs.apply(await makeLayer([{ name: "o/keepdir/old" }, { name: "o/old" }]));
+    await fs.apply(await makeLayer([{ name: "o/keepdir/new" }, { name: "o/.wh..wh..opq" }]));
+    expect(sh(`cd ${at("o")} && find . | sort`).trim().split("\n")).toEqual([".", "./keepdir", "./keepdir/new"]);
+  });
+
   test("a file replaces a dir and a dir replaces a file", async () => {
     const fs = newRoot();
     await fs.apply(await makeLayer([{ name: "x/", type: "directory" }, { name: "x/inner" }, { name: "y", body: "file" }]));
@@ -248,6 +255,20 @@ describe("snapshot", () => {
       digests.push((await fs.snapshot({ ...opts, level: 6 }))!.digest);
     }
     expect(digests[0]).toBe(digests[1]);
+  });
+
+  test("paths through an absolute symlink are scanned inside the root, never on the host", async () => {
+    const fs = await based();
+    const hostDir = mkdtempSync(join(top, "hostside-"));
+    writeFileSync(join(hostDir, "secret"), "host data");
+    mkdirSync(at(hostDir), { recursive: true });
+    symlinkSync(hostDir, at("ln"));
+    writeFileSync(at(join(hostDir, "copied")), "in root");
+    const layer = (await fs.snapshot({ ...opts, paths: ["/ln/copied", "/ln"] }))!;
+    const got = names(layer);
+    expect(got).toContain("ln");
+    expect(got).toContain(join(hostDir, "copied").slice(1));
+    expect(got.some((x) => x.endsWith("secret"))).toBe(false);
   });
 
   test("a dir replaced by a file needs no whiteouts beneath it", async () => {
