@@ -100,6 +100,31 @@ describe("writeLayer", () => {
   });
 });
 
+describe("streaming", () => {
+  test("a 192 MiB layer is written and read in flat memory", async () => {
+    const size = 192 * 1024 * 1024;
+    async function* body() {
+      for (let left = size; left > 0; left -= 1 << 20) yield new Uint8Array(Math.min(left, 1 << 20)).fill(left & 0xff);
+    }
+    Bun.gc(true);
+    const start = process.memoryUsage().rss;
+    let peak = start;
+    const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+    try {
+      const blob = await writeLayer([{ header: { name: "big", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: t0, size }, body: body() }], { dir, compression: "gzip", level: 1 });
+      const r = readLayer(Bun.file(blob.path).stream());
+      let n = 0;
+      for await (const e of r) for await (const c of e.body) n += c.byteLength;
+      expect(n).toBe(size);
+      expect(r.diffID).toBe(blob.diffID);
+      rmSync(blob.path);
+    } finally {
+      clearInterval(timer);
+    }
+    expect((peak - start) / 2 ** 20).toBeLessThan(96);
+  });
+});
+
 describe("readLayer", () => {
   test("reads back what writeLayer wrote, gzip and zstd, with the same diffID", async () => {
     for (const compression of ["gzip", "zstd", "none"] as const) {
