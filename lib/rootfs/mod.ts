@@ -3,3 +3,4 @@ export { RootFS, type RootFSOptions, type SnapshotOptions } from "./rootfs.ts";
 export { resolveUser, type ResolvedUser } from "./user.ts";
 export { LayerApplyError, UserLookupError } from "./errors.ts";
 export { resolveInRoot, layerPath } from "./paths.ts";
+export { mountIgnorePaths } from "./ignore.ts";

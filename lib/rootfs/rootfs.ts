@@ -1,12 +1,12 @@
 // A stage's build root: apply layers into it, keep the baseline index, snapshot changes as layers.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileLayer, type Layer } from "../image/mod.ts";
 import { readLayer, writeLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { type FileIndex, indexTree } from "./index.ts";
-import { layerPath, resolveInRoot, RootPathError, underAny } from "./paths.ts";
+import { hostPath, joinRoot, layerPath, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 import { planEntries, planSnapshot } from "./snapshot.ts";
 
 export interface RootFSOptions {
@@ -99,6 +99,25 @@ export class RootFS {
       }
     }
     return [...out];
+  }
+
+  /**
+   * Empties the root for the next stage, keeping ignored paths (and the directories leading to
+   * them). The baseline is dropped: the next stage starts from its own base layers.
+   */
+  async wipe(): Promise<void> {
+    const keep = this.#ignore;
+    const clear = (dir: string) => {
+      for (const name of readdirSync(hostPath(this.dir, dir))) {
+        const p = joinRoot(dir, name);
+        if (underAny(p, keep)) continue;
+        const host = hostPath(this.dir, p);
+        if (keep.some((k) => k.startsWith(p + "/")) && lstatSync(host).isDirectory()) clear(p);
+        else rmSync(host, { recursive: true, force: true });
+      }
+    };
+    clear("/");
+    this.#index = undefined;
   }
 
   // Waits until file timestamps tick past the index time, so a change made right after the

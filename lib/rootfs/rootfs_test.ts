@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { fileLayer, sha256, type Layer } from "../image/mod.ts";
 import { silentLogger } from "../log/mod.ts";
-import { LayerApplyError, RootFS, resolveUser, UserLookupError } from "./mod.ts";
+import { LayerApplyError, mountIgnorePaths, RootFS, resolveUser, UserLookupError } from "./mod.ts";
 
 const top = mkdtempSync(join(tmpdir(), "kiln-rootfs-"));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -182,6 +182,15 @@ describe("snapshot", () => {
     return fs;
   }
 
+  test("a layer applied after the baseline does not show up as a change", async () => {
+    const fs = await based();
+    await fs.apply(await makeLayer([{ name: "etc/from-cache" }, { name: "etc/.wh.keep" }, { name: "etc/hl", type: "link", linkname: "etc/passwd" }]));
+    expect(existsSync(at("etc/keep"))).toBe(false);
+    expect(await fs.snapshot(opts)).toBeUndefined();
+    writeFileSync(at("etc/from-cache"), "edited");
+    expect(names((await fs.snapshot(opts))!)).toEqual(["etc/", "etc/from-cache"]);
+  });
+
   test("nothing changed -> undefined", async () => {
     const fs = await based();
     expect(await fs.snapshot(opts)).toBeUndefined();
@@ -304,5 +313,33 @@ describe("resolveUser", () => {
     symlinkSync("/etc/shadowed", at("etc/passwd"));
     writeFileSync(at("etc/shadowed"), "app:x:7:7::/app:/bin/sh\n");
     expect(await resolveUser(root, "app")).toEqual({ uid: 7, gid: 7, groups: [], home: "/app" });
+  });
+});
+
+describe("wipe and ignore list", () => {
+  test("wipe empties the root but keeps ignored paths; the next snapshot sees everything as new", async () => {
+    const fs = newRoot(["/kiln/cache", "/proc"]);
+    await fs.apply(await makeLayer([{ name: "etc/a" }, { name: "kiln/cache/blob" }, { name: "kiln/other" }, { name: "x" }]));
+    mkdirSync(at("kiln/cache"), { recursive: true });
+    writeFileSync(at("kiln/cache/keep"), "k");
+    mkdirSync(at("proc"));
+    await fs.baseline();
+    await fs.wipe();
+    expect(sh(`cd ${root} && find . | sort`).trim().split("\n")).toEqual([".", "./kiln", "./kiln/cache", "./kiln/cache/keep", "./proc"]);
+    writeFileSync(at("new"), "n");
+    const layer = (await fs.snapshot({ compression: "gzip", mediaType: "m" }))!;
+    expect(names(layer)).toEqual(["kiln/", "new"]);
+  });
+
+  test("mountIgnorePaths lists mounts beneath the root from mountinfo text", () => {
+    const info = [
+      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+      "30 22 0:5 / /build/root/proc rw - proc proc rw",
+      "31 22 0:6 / /build/root/my\\040dir rw - tmpfs tmpfs rw",
+      "32 22 0:7 / /build/rootother rw - tmpfs tmpfs rw",
+      "33 22 0:8 / /build/root rw - tmpfs tmpfs rw",
+    ].join("\n");
+    expect(mountIgnorePaths(info, "/build/root/")).toEqual(["/my dir", "/proc"]);
+    expect(mountIgnorePaths(info, "/")).toEqual(["/build/root", "/build/root/my dir", "/build/root/proc", "/build/rootother"]);
   });
 });

@@ -1,0 +1,22 @@
+// Ignore-list helpers: mounts inside a build root must never end up in a layer.
+
+// mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Mount points strictly beneath `root` (a host path), as root paths, from the text of
+ * /proc/self/mountinfo (passed in, so callers decide where it comes from).
+ */
+export function mountIgnorePaths(mountinfo: string, root: string): string[] {
+  const base = root.replace(/\/+$/, "");
+  const out = new Set<string>();
+  for (const line of mountinfo.split("\n")) {
+    const fields = line.split(" ");
+    if (fields.length < 5) continue;
+    const mp = unescapeMount(fields[4]);
+    if (base === "" ? mp !== "/" : mp.startsWith(base + "/")) out.add(mp.slice(base.length));
+  }
+  return [...out].sort();
+}
