@@ -1,0 +1,4 @@
+FROM busybox
+COPY \
+  --bogus=1 \
+  a b
