@@ -114,12 +114,13 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   }
   const o = c.opts() as Record<string, any>;
   const given = (name: string) => c.getOptionValueSource(camel(name)) === "cli";
-  const flag = (name: string) => parseBool(name, o[camel(name)]);
+  const flag = (name: string, fallback = false) => (o[camel(name)] === undefined ? fallback : parseBool(name, o[camel(name)]));
   const warnings: string[] = [];
   for (const name of NOT_YET) if (given(name)) warnings.push(`--${name} is accepted for kaniko compatibility but not implemented yet; it has no effect`);
 
   const abs = (p?: string) => (p === undefined || /^[a-z0-9]+:\/\//.test(p) || isAbsolute(p) ? p : resolve(cwd, p));
-  let noPush = o.push === undefined ? false : o.push === false ? true : !parseBool("no-push", o.push);
+  // commander stores the negatable --no-push as `push`: false when bare, the string when given =value.
+  let noPush = o.push === false ? true : typeof o.push === "string" ? parseBool("no-push", o.push) : false;
   if (!given("push") && env.KANIKO_NO_PUSH !== undefined) {
     try { noPush = parseBool("KANIKO_NO_PUSH", env.KANIKO_NO_PUSH); } catch { throw new FlagError(`KANIKO_NO_PUSH="${env.KANIKO_NO_PUSH}" is not a boolean`); }
   }
@@ -152,7 +153,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const platformFlag = o.customPlatform;
   try { platform = platformFlag ? parsePlatform(platformFlag) : undefined; } catch (e: any) { throw new FlagError(`--custom-platform: ${e.message}`); }
   const ignorePaths: string[] = [...(o.ignorePath ?? [])];
-  const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : o.whitelistVarRun !== undefined ? flag("whitelist-var-run") : true;
+  const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : flag("whitelist-var-run", true);
   if (ignoreVarRun) ignorePaths.push("/var/run");
   const compressionLevel = int("compression-level");
   const dockerfile = o.dockerfile;

@@ -1,0 +1,55 @@
+import { test, expect } from "bun:test";
+import { parseExecutorArgs, FlagError } from "./flags.ts";
+
+const parse = (argv: string[], env: Record<string, string> = {}) => parseExecutorArgs(argv, env, "/cwd");
+
+test("pflag forms: --flag=value, --flag value, repeatable lists, bare and explicit booleans", () => {
+  const p = parse(["--context=ctx", "-f", "Df", "-d", "r/a:1", "--destination=r/b:2", "--insecure", "--insecure-pull=false", "--label", "a=1", "--label=b=2"]);
+  expect(p.options.context).toBe("/cwd/ctx");
+  expect(p.options.dockerfile).toBe("Df");
+  expect(p.options.destinations).toEqual(["r/a:1", "r/b:2"]);
+  expect(p.options.registry?.insecure).toBe(true);
+  expect(p.options.registry?.insecurePull).toBe(false);
+  expect(p.options.labels).toEqual({ a: "1", b: "2" });
+});
+
+test("--no-push, --no-push=false and KANIKO_NO_PUSH", () => {
+  expect(parse(["--no-push"]).options.noPush).toBe(true);
+  expect(() => parse(["--no-push=false"])).toThrow(/--destination/);
+  expect(parse([], { KANIKO_NO_PUSH: "true" }).options.noPush).toBe(true);
+  expect(() => parse([], { KANIKO_NO_PUSH: "maybe" })).toThrow(/KANIKO_NO_PUSH/);
+});
+
+test("bare --build-arg NAME takes the environment's value", () => {
+  const p = parse(["--no-push", "--build-arg", "A=1", "--build-arg", "B", "--build-arg", "C", "--build-arg", "D=x=y"], { B: "from-env" });
+  expect(p.options.buildArgs).toEqual({ A: "1", B: "from-env", C: undefined, D: "x=y" });
+});
+
+test("bad values name their flag", () => {
+  expect(() => parse(["--no-push", "--compression", "lzma"])).toThrow(/--compression/);
+  expect(() => parse(["--no-push", "--verbosity", "loud"])).toThrow(/--verbosity/);
+  expect(() => parse(["--no-push", "--custom-platform", "linux"])).toThrow(/--custom-platform/);
+  expect(() => parse(["--no-push", "--push-retry", "x"])).toThrow(/--push-retry/);
+  expect(() => parse(["--no-push", "--nonsense"])).toThrow(FlagError);
+  expect(() => parse(["--image-name-with-digest-file", "f", "--no-push"])).toThrow(/need a --destination/);
+});
+
+test("unimplemented kaniko flags are accepted with a warning", () => {
+  const p = parse(["--no-push", "--cache=true", "--cache-repo", "r/c"]);
+  expect(p.warnings.some((w) => w.includes("--cache "))).toBe(true);
+  expect(p.warnings.some((w) => w.includes("--cache-repo"))).toBe(true);
+});
+
+test("/var/run is ignored unless --ignore-var-run=false; deprecated aliases work", () => {
+  expect(parse(["--no-push"]).options.ignorePaths).toEqual(["/var/run"]);
+  expect(parse(["--no-push", "--ignore-var-run=false", "--ignore-path", "/x"]).options.ignorePaths).toEqual(["/x"]);
+  expect(parse(["--no-push", "--tarPath", "out.tar"]).options.tarPath).toBe("/cwd/out.tar");
+  expect(parse(["--no-push", "--customPlatform", "linux/arm64"]).options.platform).toEqual({ os: "linux", architecture: "arm64" });
+});
+
+test("booleans not given are false, whatever their kind", () => {
+  const p = parse(["--no-push"]);
+  expect(p.force).toBe(false);
+  expect(p.log.timestamp).toBe(false);
+  expect(p.options.registry).toMatchObject({ insecure: false, insecurePull: false, skipTlsVerify: false, skipTlsVerifyPull: false });
+});
