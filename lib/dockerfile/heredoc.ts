@@ -18,6 +18,8 @@ export function parseHeredocWord(word: string): HeredocHeader | undefined {
   const m = HEREDOC.exec(word);
   if (!m || m[3] === "") return undefined;
   const rest = m[3];
+  // Fast path: a plain delimiter needs no lexing.
+  if (/^[A-Za-z0-9_.-]+$/.test(rest)) return { name: rest, expand: true, chomp: m[2] === "-", fd: m[1] === "" ? 0 : Number(m[1]) };
   // Lex the delimiter with and without keeping quotes: if the counts of quote characters differ,
   // part of it was quoted, and a quoted delimiter means the body is not expanded.
   const words = expandWords(rest, none, { skipUnset: true });
@@ -44,19 +46,25 @@ export function heredocsInLine(line: string): HeredocHeader[] {
   } catch {
     return [];
   }
-  let words: string[];
-  try {
-    // BuildKit always uses `\` here, whatever the escape directive says.
-    words = expandWords(line, () => "", { rawQuotes: true, rawEscapes: true });
-  } catch {
-    return [];
-  }
+  const words = lineWords(line);
   const out: HeredocHeader[] = [];
   for (const w of words) {
     const h = parseHeredocWord(w);
     if (h) out.push(h);
   }
   return out;
+}
+
+// The line's words with quotes and escapes kept, as BuildKit lexes it to find heredoc words.
+function lineWords(line: string): string[] {
+  // Without quotes, `$` or `\` lexing is plain whitespace splitting; skip the lexer.
+  if (!/["'$\\]/.test(line)) return line.trim().split(/\s+/);
+  try {
+    // BuildKit always uses `\` here, whatever the escape directive says.
+    return expandWords(line, () => "", { rawQuotes: true, rawEscapes: true });
+  } catch {
+    return [];
+  }
 }
 
 /** Removes leading tabs from every line (`<<-`). */

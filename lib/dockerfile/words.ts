@@ -3,7 +3,8 @@
 import { ParseFailure } from "./errors.ts";
 
 const WHITESPACE = /[\t\v\f\r ]+/;
-const isSpace = (ch: string) => /^\s$/u.test(ch);
+const isSpace = (ch: string) =>
+  ch === " " || ch === "\t" || ch === "\n" || ch === "\r" || ch === "\v" || ch === "\f" || (ch.charCodeAt(0) > 127 && /^\s$/u.test(ch));
 
 export interface SplitLine {
   cmd: string;

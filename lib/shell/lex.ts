@@ -61,9 +61,14 @@ class Words {
   }
 }
 
-const isSpace = (ch: string) => ch !== EOF && /^\s$/u.test(ch);
-const isDigit = (ch: string) => ch !== EOF && /^\p{Nd}$/u.test(ch);
-const isLetter = (ch: string) => ch !== EOF && /^\p{L}$/u.test(ch);
+// ASCII fast paths first: these run once per character of every expanded word.
+const isSpace = (ch: string) => {
+  if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r") return true;
+  return ch !== EOF && ch.charCodeAt(0) > 127 && /^\s$/u.test(ch) || ch === "\v" || ch === "\f";
+};
+const isDigit = (ch: string) => (ch >= "0" && ch <= "9" && ch.length === 1) || (ch.charCodeAt(0) > 127 && /^\p{Nd}$/u.test(ch));
+const isLetter = (ch: string) =>
+  ((ch >= "a" && ch <= "z") || (ch >= "A" && ch <= "Z")) && ch.length === 1 ? true : ch.charCodeAt(0) > 127 && /^\p{L}$/u.test(ch);
 const isSpecialParam = (ch: string) => "@*#?-$!0".includes(ch) && ch !== EOF;
 
 class Lexer {
