@@ -11,6 +11,9 @@ export interface ParseOptions {
 
 const MAX_SOURCE_LINES = 5;
 
+/** docker/dockerfile (or -upstream) at any tag or digest, with or without the docker.io prefix. */
+const STANDARD_FRONTEND = /^(?:(?:docker\.io|index\.docker\.io)\/)?docker\/dockerfile(?:-upstream)?(?::[\w.-]+)?(?:@sha256:[0-9a-f]{64})?$/;
+
 // `# check=skip=A,B` or `skip=all` silences warnings; `error=true` turns them into errors.
 function checkPolicy(directive: string | undefined): { skip: (rule: string) => boolean; error: boolean } {
   const skip = new Set<string>();
@@ -44,6 +47,15 @@ export function parseDockerfile(text: string, opts: ParseOptions): Dockerfile {
 
   const policy = checkPolicy(lines.directives.check);
   const warnings: Warning[] = lines.warnings.filter((w) => !policy.skip(w.rule));
+  const syntax = lines.directives.syntax;
+  if (syntax !== undefined && !STANDARD_FRONTEND.test(syntax)) {
+    // kiln cannot run another frontend image (no daemon, maybe no network): say so instead of silently differing.
+    warnings.push({
+      rule: "ExternalFrontend",
+      line: 1,
+      message: `# syntax=${syntax} names an external frontend, which kiln does not fetch; the Dockerfile is parsed with kiln's built-in frontend (docker/dockerfile:1 syntax)`,
+    });
+  }
   const metaArgs: ArgInstruction[] = [];
   const stages: Stage[] = [];
   const names = new Map<string, number>();
