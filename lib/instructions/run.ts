@@ -28,14 +28,14 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   const script = shellScript(instr);
   const argv = script !== undefined ? commandArgv({ form: "shell", text: script }, rc.Shell) : commandArgv(instr.cmd, rc.Shell);
   const env = envMap(state.config);
-  const argEnv: string[] = [];
-  for (const [k, v] of state.args) {
-    if (v === undefined || env.has(k)) continue;
-    if (!PROXY_ARGS.has(k)) argEnv.push(`${k}=${v}`);
-  }
+  // Declared ARGs (not shadowed by ENV) reach the command and its history entry; proxy build args reach
+  // the command without a declaration and stay out of history, as Docker does.
+  const argEnv = [...state.args].filter(([k, v]) => v !== undefined && !env.has(k)).map(([k, v]) => `${k}=${v}`);
+  const proxyEnv = Object.entries(ctx.buildArgs)
+    .filter(([k, v]) => PROXY_ARGS.has(k) && v !== undefined && !env.has(k) && !state.args.has(k))
+    .map(([k, v]) => `${k}=${v}`);
   const user = await resolveUser(ctx.rootDir, rc.User || "root");
-  const runEnv = [...(rc.Env ?? [])];
-  for (const [k, v] of state.args) if (v !== undefined && !env.has(k)) runEnv.push(`${k}=${v}`);
+  const runEnv = [...(rc.Env ?? []), ...argEnv, ...proxyEnv];
   if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
   if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   ctx.logger.info(`RUN ${argv.join(" ")}`);
