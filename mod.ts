@@ -5,6 +5,6 @@ export { runIsolated, sandboxHelperMain, HELPER_SUBCOMMAND } from "./lib/sandbox
 export { RunFailedError } from "./lib/instructions/mod.ts";
 export { createLogger, parseLevel, type Logger, type Level, type LogFormat } from "./lib/log/mod.ts";
 export { parsePlatform, parseReference, type Image, type Platform } from "./lib/image/mod.ts";
-export { RegistryClient, RegistryError } from "./lib/registry/mod.ts";
+export { RegistryClient, RegistryError, credentialsFromEnv } from "./lib/registry/mod.ts";
 export { VERSION } from "./lib/build/version.ts";
 export { formatError } from "./lib/build/format-error.ts";

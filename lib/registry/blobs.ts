@@ -1,6 +1,6 @@
 // Reading and writing blobs: verified streaming downloads, existence checks, cross-repo mounts, monolithic uploads.
 import { RegistryError } from "./errors.ts";
-import type { Session } from "./session.ts";
+import { Session, type RetryWith } from "./session.ts";
 
 export const pullScope = (repo: string) => `repository:${repo}:pull`;
 export const pushScope = (repo: string) => `repository:${repo}:pull,push`;
@@ -56,17 +56,35 @@ export async function blobExists(s: Session, repo: string, digest: string): Prom
 }
 
 /** Starts an upload, or mounts the blob from another repository of the same registry. Returns undefined when mounted. */
-async function startUpload(s: Session, repo: string, digest: string, mountFrom?: string): Promise<string | undefined> {
+async function startUpload(s: Session, repo: string, digest: string | undefined, mountFrom?: string): Promise<string | undefined> {
   const scopes = mountFrom ? [pushScope(repo), pullScope(mountFrom)] : [pushScope(repo)];
-  const q = mountFrom ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}` : "";
-  const action = mountFrom ? `mounting blob ${digest} from ${mountFrom}` : `starting upload of blob ${digest}`;
+  const q = mountFrom && digest ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}` : "";
+  const action = mountFrom ? `mounting blob ${digest} from ${mountFrom}` : digest ? `starting upload of blob ${digest}` : "starting an upload";
   const res = await s.request({ method: "POST", path: `/v2/${repo}/blobs/uploads/${q}`, scopes, repository: repo, action, headers: { "content-length": "0" } });
-  await res.arrayBuffer().catch(() => {});
-  if (res.status === 201) return undefined;
+  if (res.status === 201) {
+    await res.arrayBuffer().catch(() => {});
+    return undefined;
+  }
   if (res.status !== 202) throw await s.fail(res, action, repo);
+  await res.arrayBuffer().catch(() => {});
+  return uploadLocation(s, repo, res);
+}
+
+function uploadLocation(s: Session, repo: string, res: Response): string {
   const loc = res.headers.get("location");
-  if (!loc) throw new RegistryError(`registry ${s.registry} started an upload for ${repo} without a Location header`, { registry: s.registry, repository: repo });
+  if (!loc) throw new RegistryError(`registry ${s.registry} answered an upload request for ${repo} without a Location header`, { registry: s.registry, repository: repo });
   return new URL(loc, s.baseUrl + "/").toString();
+}
+
+/**
+ * Proves the credentials may push to repo by starting an upload and cancelling it (what kaniko's
+ * CheckPushPermission does), so a build does not run for minutes only to fail at the push.
+ */
+export async function checkPushPermission(s: Session, repo: string): Promise<void> {
+  const location = await startUpload(s, repo, undefined);
+  const res = await s.request({ method: "DELETE", path: location!, scopes: [pushScope(repo)], repository: repo, action: "cancelling the permission-check upload" });
+  // Some registries do not implement cancelling; the unused upload then expires on its own.
+  await res.arrayBuffer().catch(() => {});
 }
 
 export interface BlobSource {
@@ -78,20 +96,130 @@ export interface BlobSource {
   mountFrom?: string;
 }
 
-export type UploadResult = "exists" | "mounted" | "uploaded";
+export type UploadResult = "exists" | "mounted" | "uploaded" | "uploaded in chunks";
 
-export async function pushBlob(s: Session, repo: string, b: BlobSource): Promise<UploadResult> {
+/** Statuses with which a registry or a proxy in front of it refuses a whole blob in one PUT. */
+const MONOLITHIC_REFUSED = new Set([405, 413, 501]);
+const MIN_CHUNK = 256 * 1024;
+
+export async function pushBlob(s: Session, repo: string, b: BlobSource, chunkSize = 16 * 1024 * 1024): Promise<UploadResult> {
   if (await blobExists(s, repo, b.digest)) return "exists";
-  let location = await startUpload(s, repo, b.digest, b.mountFrom && b.mountFrom !== repo ? b.mountFrom : undefined);
-  if (!location) return "mounted";
+  // The upload is retried as a whole: a PUT cut off midway may have left bytes in its upload session.
+  return s.retrying(`uploading blob ${b.digest}`, async (): Promise<UploadResult | RetryWith> => {
+    const location = await startUpload(s, repo, b.digest, b.mountFrom && b.mountFrom !== repo ? b.mountFrom : undefined);
+    if (!location) return "mounted";
+    const url = new URL(location);
+    url.searchParams.set("digest", b.digest);
+    const action = `uploading blob ${b.digest}`;
+    let res: Response;
+    try {
+      res = await s.request({
+        method: "PUT", path: url.toString(), scopes: [pushScope(repo)], repository: repo, action, body: b.body, retry: false,
+        headers: { "content-type": "application/octet-stream", "content-length": String(b.size) },
+      });
+    } catch (e) {
+      if (Session.transient(e)) return { retry: e };
+      throw e;
+    }
+    if (res.status === 201 || res.status === 204 || res.status === 200) {
+      await res.arrayBuffer().catch(() => {});
+      return "uploaded";
+    }
+    if (!MONOLITHIC_REFUSED.has(res.status)) {
+      const err = await s.fail(res, action, repo);
+      if (Session.transient(err)) return { retry: err };
+      throw err;
+    }
+    await res.arrayBuffer().catch(() => {});
+    s.logger.debug(`registry ${s.registry} refused a one-request upload (${res.status}); uploading ${b.digest} in chunks`);
+    await pushChunked(s, repo, b, chunkSize);
+    return "uploaded in chunks";
+  });
+}
+
+/** The distribution spec's chunked upload: PATCH ranges in order, then PUT ?digest= with no body. */
+async function pushChunked(s: Session, repo: string, b: BlobSource, chunkSize: number): Promise<void> {
+  let location = (await startUpload(s, repo, b.digest))!;
+  const body = await b.body();
+  const reader = new ChunkReader(body instanceof Blob ? body.stream() : new Response(body).body!);
+  let offset = 0;
+  let size = Math.max(chunkSize, MIN_CHUNK);
+  for (;;) {
+    const chunk = await reader.read(size);
+    if (chunk.byteLength === 0) break;
+    const action = `uploading bytes ${offset}-${offset + chunk.byteLength - 1} of blob ${b.digest}`;
+    const res = await s.request({
+      method: "PATCH", path: location, scopes: [pushScope(repo)], repository: repo, action, body: () => chunk,
+      headers: {
+        "content-type": "application/octet-stream", "content-length": String(chunk.byteLength),
+        "content-range": `${offset}-${offset + chunk.byteLength - 1}`,
+      },
+    });
+    // A proxy with a body limit refuses before the registry sees anything: try again with smaller pieces.
+    if (res.status === 413 && size > MIN_CHUNK) {
+      await res.arrayBuffer().catch(() => {});
+      size = Math.max(MIN_CHUNK, size >> 1);
+      reader.unread(chunk);
+      continue;
+    }
+    if (res.status !== 202 && res.status !== 204) throw await s.fail(res, action, repo);
+    await res.arrayBuffer().catch(() => {});
+    location = uploadLocation(s, repo, res);
+    offset += chunk.byteLength;
+  }
+  if (offset !== b.size) {
+    throw new RegistryError(`blob ${b.digest} has ${offset} bytes, expected ${b.size}; its source changed during the push`, { registry: s.registry, repository: repo, code: "SIZE_MISMATCH" });
+  }
   const url = new URL(location);
   url.searchParams.set("digest", b.digest);
-  const action = `uploading blob ${b.digest}`;
-  const res = await s.request({
-    method: "PUT", path: url.toString(), scopes: [pushScope(repo)], repository: repo, action, body: b.body,
-    headers: { "content-type": "application/octet-stream", "content-length": String(b.size) },
-  });
-  await (res.ok ? res.arrayBuffer().catch(() => {}) : Promise.resolve());
+  const action = `completing the chunked upload of blob ${b.digest}`;
+  const res = await s.request({ method: "PUT", path: url.toString(), scopes: [pushScope(repo)], repository: repo, action, headers: { "content-length": "0" } });
   if (res.status !== 201 && res.status !== 204 && res.status !== 200) throw await s.fail(res, action, repo);
-  return "uploaded";
+  await res.arrayBuffer().catch(() => {});
+}
+
+/** Reads a byte stream in pieces of a requested size; a piece can be given back to be read again in smaller ones. */
+class ChunkReader {
+  #reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> };
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #done = false;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.getReader();
+  }
+
+  unread(chunk: Uint8Array): void {
+    this.#pending.unshift(chunk);
+    this.#pendingBytes += chunk.byteLength;
+  }
+
+  async read(n: number): Promise<Uint8Array> {
+    while (this.#pendingBytes < n && !this.#done) {
+      const { done, value } = await this.#reader.read();
+      if (done) this.#done = true;
+      else if (value?.byteLength) {
+        this.#pending.push(value);
+        this.#pendingBytes += value.byteLength;
+      }
+    }
+    const take = Math.min(n, this.#pendingBytes);
+    const out = new Uint8Array(take);
+    let filled = 0;
+    while (filled < take) {
+      const head = this.#pending[0];
+      const want = take - filled;
+      if (head.byteLength <= want) {
+        out.set(head, filled);
+        filled += head.byteLength;
+        this.#pending.shift();
+      } else {
+        out.set(head.subarray(0, want), filled);
+        this.#pending[0] = head.subarray(want);
+        filled += want;
+      }
+    }
+    this.#pendingBytes -= take;
+    return out;
+  }
 }

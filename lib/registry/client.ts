@@ -1,10 +1,10 @@
 // The registry client the build uses: pull one platform of an image (lazy layers), push an image under many tags.
 import type { Logger } from "../log/mod.ts";
 import {
-  formatPlatform, formatReference, manifestSelector, MediaType, parseReference, serializeImage,
+  DOCKER_HUB, formatPlatform, formatReference, manifestSelector, MediaType, parseReference, serializeImage,
   type Image, type ImageConfig, type Index, type Layer, type Platform, type Reference,
 } from "../image/mod.ts";
-import { openBlob, pushBlob, readBlob, type UploadResult } from "./blobs.ts";
+import { checkPushPermission, openBlob, pushBlob, readBlob, type UploadResult } from "./blobs.ts";
 import { RegistryError } from "./errors.ts";
 import { Keychain } from "./keychain.ts";
 import { asManifest, getManifest, isIndex, parseJson, putManifest, selectPlatform } from "./manifests.ts";
@@ -38,7 +38,7 @@ export class RegistryClient {
   constructor(opts: RegistryOptions) {
     this.#o = opts;
     this.#log = opts.logger;
-    this.#keychain = new Keychain(opts.dockerConfigDir, opts.credentialHelperPath);
+    this.#keychain = new Keychain(opts.dockerConfigDir, opts.credentialHelperPath, opts.envCredentials);
     this.#policy = new EndpointPolicy(opts);
   }
 
@@ -48,15 +48,63 @@ export class RegistryClient {
     if (!s) {
       s = this.#policy.endpoint(registry, purpose).then((ep) => new Session({
         registry, baseUrl: ep.baseUrl, tls: ep.tls, keychain: this.#keychain, logger: this.#log,
-        retries: this.#o.retries ?? 0, userAgent: this.#o.userAgent ?? "kiln", backoffMs: this.#o.retryBackoffMs,
+        retries: (purpose === "pull" ? this.#o.pullRetries : this.#o.pushRetries) ?? this.#o.retries ?? 0, userAgent: this.#o.userAgent ?? "kiln", backoffMs: this.#o.retryBackoffMs,
       }));
       this.#sessions.set(key, s);
     }
     return s;
   }
 
+  /**
+   * Pulls one platform of ref. A registry with mirrors (registryMap) is tried through each mirror in order, then
+   * itself unless skipDefaultRegistryFallback; a mirror's failure of any kind moves on to the next candidate.
+   */
   async pull(ref: string, platform: Platform): Promise<PullResult> {
     const r = parseReference(ref);
+    const mirrors = mirrorsOf(this.#o.registryMap ?? {}, r.registry);
+    if (mirrors.length === 0) return this.#pullFrom(r, platform);
+    const failures: string[] = [];
+    for (const m of mirrors) {
+      const candidate = throughMirror(r, m);
+      try {
+        const res = await this.#pullFrom(candidate, platform);
+        this.#log.info(`Pulled ${formatReference(r)} from mirror ${m}`);
+        return res;
+      } catch (e) {
+        if (!(e instanceof RegistryError)) throw e;
+        this.#log.warn(`mirror ${m} failed for ${formatReference(r)}: ${e.message}`);
+        failures.push(`${m}: ${e.message}`);
+      }
+    }
+    if (this.#o.skipDefaultRegistryFallback) {
+      throw new RegistryError(`${formatReference(r)} could not be pulled from any mirror of ${r.registry} and --skip-default-registry-fallback forbids ${r.registry} itself (${failures.join("; ")})`, { registry: r.registry, repository: r.repository, code: "MIRRORS_FAILED" });
+    }
+    return this.#pullFrom(r, platform);
+  }
+
+  /**
+   * Starts and cancels an upload in each destination repository, so missing push rights fail the build
+   * before it runs rather than after.
+   */
+  async checkPushPermission(refs: string[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const ref of refs) {
+      const r = parseReference(ref);
+      const key = `${r.registry}/${r.repository}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const s = await this.#session(r.registry, "push");
+      try {
+        await checkPushPermission(s, r.repository);
+      } catch (e) {
+        if (!(e instanceof RegistryError)) throw e;
+        throw new RegistryError(`no permission to push to ${key}: ${e.message} (checked before building; --skip-push-permission-check skips the check)`, { registry: r.registry, repository: r.repository, status: e.status, code: e.code, cause: e });
+      }
+      this.#log.debug(`push permission to ${key} confirmed`);
+    }
+  }
+
+  async #pullFrom(r: Reference, platform: Platform): Promise<PullResult> {
     const refText = formatReference(r);
     const s = await this.#session(r.registry, "pull");
     const repo = r.repository;
@@ -119,7 +167,13 @@ export class RegistryClient {
       await this.#pushBlobs(s, repository, image, ser.configBytes, ser.configDescriptor.digest);
       for (const r of group) {
         const refText = formatReference(r);
-        await putManifest(s, repository, r.tag ?? digest, ser.manifestBytes, ser.manifestDescriptor.mediaType, refText);
+        try {
+          await putManifest(s, repository, r.tag ?? digest, ser.manifestBytes, ser.manifestDescriptor.mediaType, refText);
+        } catch (e) {
+          if (!(this.#o.ignoreImmutableTagErrors && isImmutableTagError(e))) throw e;
+          this.#log.warn(`${refText} is an immutable tag the registry would not move; keeping it as it is (--push-ignore-immutable-tag-errors): ${(e as Error).message}`);
+          continue;
+        }
         this.#log.info(`Pushed ${refText}`, { digest });
       }
     }
@@ -138,10 +192,42 @@ export class RegistryClient {
         // A local file goes to fetch as a Blob, which Bun sends without copying through JS.
         body: l.path ? () => Bun.file(l.path!) : () => l.open(),
         mountFrom: l.origin && l.origin.registry === s.registry ? l.origin.repository : undefined,
-      });
+      }, this.#o.chunkSize);
       report("layer", l.digest, res);
     });
-    const res = await pushBlob(s, repo, { digest: configDigest, size: configBytes.byteLength, body: () => configBytes });
+    const res = await pushBlob(s, repo, { digest: configDigest, size: configBytes.byteLength, body: () => configBytes }, this.#o.chunkSize);
     report("config", configDigest, res);
   }
+}
+
+/** The messages registries use when a tag may not be moved: kaniko's list (GAR, ECR) and Harbor's. */
+const IMMUTABLE_TAG = [
+  "The repository has enabled tag immutability",
+  "cannot be overwritten because the repository is immutable",
+  "configured as immutable",
+];
+
+function isImmutableTagError(e: unknown): boolean {
+  return e instanceof RegistryError && e.status !== undefined && e.status < 500 && IMMUTABLE_TAG.some((m) => e.message.includes(m));
+}
+
+const HUB_ALIASES = new Set([DOCKER_HUB, "docker.io", "registry-1.docker.io"]);
+
+/** The mirrors configured for a registry; Docker Hub may be named by any of its aliases. */
+function mirrorsOf(map: Record<string, string[]>, registry: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(map)) {
+    const key = k.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+    if (key === registry || (registry === DOCKER_HUB && HUB_ALIASES.has(key))) out.push(...v);
+  }
+  return out;
+}
+
+/** "mirror.example.com/prefix" + index.docker.io/library/busybox -> mirror.example.com/prefix/library/busybox */
+function throughMirror(r: Reference, mirror: string): Reference {
+  const m = mirror.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+  const slash = m.indexOf("/");
+  const host = slash < 0 ? m : m.slice(0, slash);
+  const prefix = slash < 0 ? "" : m.slice(slash + 1);
+  return { ...r, registry: host, repository: prefix ? `${prefix}/${r.repository}` : r.repository };
 }

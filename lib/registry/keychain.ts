@@ -59,19 +59,24 @@ export class Keychain {
   #cache = new Map<string, Promise<Credential | undefined>>();
 
   #helperPath: string | undefined;
+  #env: Record<string, { username: string; password: string }>;
 
   /**
-   * dockerConfigDir: the directory holding config.json; undefined means anonymous only.
+   * dockerConfigDir: the directory holding config.json; undefined means no file.
    * helperPath: the PATH searched for docker-credential-* helpers; undefined means the process PATH.
+   * env: credentials the caller found in the environment, by registry; used when config.json has none.
    */
-  constructor(dockerConfigDir: string | undefined, helperPath?: string) {
+  constructor(dockerConfigDir: string | undefined, helperPath?: string, env: Record<string, { username: string; password: string }> = {}) {
     this.configPath = dockerConfigDir ? join(dockerConfigDir, "config.json") : undefined;
     this.#helperPath = helperPath;
+    this.#env = env;
   }
 
   /** Where credentials are looked up, for error messages. */
   describe(): string {
-    return this.configPath ? `in ${this.configPath}` : "(no Docker config given; set DOCKER_CONFIG to a directory with config.json)";
+    const file = this.configPath ? `in ${this.configPath}` : "(no Docker config given; set DOCKER_CONFIG to a directory with config.json)";
+    const env = Object.keys(this.#env);
+    return env.length ? `${file} or from the environment (for ${env.join(", ")})` : file;
   }
 
   resolve(registry: string): Promise<Credential | undefined> {
@@ -107,7 +112,10 @@ export class Keychain {
     const entries = Object.entries(cfg.auths ?? {});
     // An exact key wins over a normalised match (e.g. "host" over "https://host/v1/").
     const entry = entries.find(([k]) => k === registry) ?? entries.find(([k]) => sameRegistry(k, registry));
-    return entry ? fromEntry(registry, entry[1], this.configPath!) : undefined;
+    const fromFile = entry ? fromEntry(registry, entry[1], this.configPath!) : undefined;
+    if (fromFile) return fromFile;
+    const envKey = Object.keys(this.#env).find((k) => sameRegistry(k, registry));
+    return envKey ? { kind: "basic", ...this.#env[envKey] } : undefined;
   }
 }
 
@@ -148,4 +156,39 @@ async function runHelper(name: string, registry: string, path: string | undefine
   if (!parsed.Secret) return undefined;
   if (parsed.Username === "<token>") return { kind: "identityToken", token: parsed.Secret };
   return { kind: "basic", username: parsed.Username ?? "", password: parsed.Secret };
+}
+
+/**
+ * Registry credentials platforms hand to jobs through the environment, so no docker-credential binary is needed:
+ * GitLab CI's CI_REGISTRY / CI_REGISTRY_USER / CI_REGISTRY_PASSWORD, and the generic convention of
+ * docker-credential-env: DOCKER_<host>_USR and DOCKER_<host>_PSW, where <host> is the registry host with "." written
+ * "_", "-" written "__" and a ":port" written "_port" (e.g. DOCKER_registry_example_com_5000_USR); case is ignored.
+ * The caller (the CLI) passes its environment; nothing in lib/ reads process.env.
+ */
+export function credentialsFromEnv(env: Record<string, string | undefined>): Record<string, { username: string; password: string }> {
+  const out: Record<string, { username: string; password: string }> = {};
+  for (const [name, user] of Object.entries(env)) {
+    const m = /^DOCKER_(.+)_USR$/i.exec(name);
+    if (!m || user === undefined) continue;
+    const base = name.slice(0, -4);
+    const password = env[`${base}_PSW`] ?? env[`${base}_psw`];
+    if (password === undefined) continue;
+    out[envHost(m[1])] = { username: user, password };
+  }
+  if (env.CI_REGISTRY && env.CI_REGISTRY_USER && env.CI_REGISTRY_PASSWORD !== undefined) {
+    out[hostOfKey(env.CI_REGISTRY)] = { username: env.CI_REGISTRY_USER, password: env.CI_REGISTRY_PASSWORD };
+  }
+  return out;
+}
+
+/** "registry__1_example_com_5000" -> "registry-1.example.com:5000" */
+function envHost(encoded: string): string {
+  const host = encoded.toLowerCase().split("__").map((p) => p.replace(/_/g, ".")).join("-");
+  // A trailing all-digit label is a port: hosts' last labels are never numeric except in IPv4 addresses,
+  // which have four labels before it.
+  const labels = host.split(".");
+  const last = labels[labels.length - 1];
+  const ipv4 = labels.length === 4 && labels.every((l) => /^\d+$/.test(l));
+  if (labels.length > 1 && /^\d+$/.test(last) && !ipv4) return `${labels.slice(0, -1).join(".")}:${last}`;
+  return host;
 }

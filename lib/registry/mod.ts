@@ -2,4 +2,4 @@
 export { RegistryClient, type PullResult } from "./client.ts";
 export type { RegistryOptions } from "./options.ts";
 export { RegistryError } from "./errors.ts";
-export { CredentialError, Keychain, type Credential } from "./keychain.ts";
+export { CredentialError, Keychain, credentialsFromEnv, type Credential } from "./keychain.ts";

@@ -15,12 +15,31 @@ export interface RegistryOptions {
   skipTlsVerifyRegistries?: string[];
   /** registry -> CA PEM file path (--registry-certificate) */
   certificates?: Record<string, string>;
+  /** registry -> client certificate and key PEM file paths for mutual TLS (--registry-client-cert) */
+  clientCerts?: Record<string, { cert: string; key: string }>;
+  /**
+   * registry -> mirrors ("host[:port][/prefix]"), tried in order for pulls before the registry itself
+   * (--registry-map, --registry-mirror for index.docker.io). Keys may use any Docker Hub alias.
+   */
+  registryMap?: Record<string, string[]>;
+  /** pull only from the mirrors of a mapped registry, never from the registry itself */
+  skipDefaultRegistryFallback?: boolean;
+  /** a manifest PUT refused because the tag is immutable (ECR, GAR, Harbor, ...) counts as pushed */
+  ignoreImmutableTagErrors?: boolean;
+  /** registry -> credentials from the environment (GitLab CI, DOCKER_<host>_USR/_PSW); config.json wins */
+  envCredentials?: Record<string, { username: string; password: string }>;
   /** directory holding config.json (DOCKER_CONFIG); undefined = no file auth */
   dockerConfigDir?: string;
   /** PATH searched for docker-credential-* helpers (the CLI passes $PATH); undefined = the process PATH */
   credentialHelperPath?: string;
-  /** extra attempts after a transient failure, with exponential backoff (--image-download-retry / --push-retry) */
+  /** extra attempts after a transient failure, with exponential backoff; the default for pullRetries and pushRetries */
   retries?: number;
+  /** extra attempts for pulls (--image-download-retry) */
+  pullRetries?: number;
+  /** extra attempts for pushes and the push permission check (--push-retry) */
+  pushRetries?: number;
+  /** bytes per PATCH when a registry refuses a monolithic upload (default 16 MiB; halved on 413 down to 256 KiB) */
+  chunkSize?: number;
   userAgent?: string;
   /** how many blobs are uploaded at once (default 3) */
   pushConcurrency?: number;
@@ -38,6 +57,7 @@ export interface Endpoint {
 /** Resolves the endpoint for a registry; CA files are read once. */
 export class EndpointPolicy {
   #o: RegistryOptions;
+  /** PEM files by path, read once */
   #cas = new Map<string, Promise<string>>();
 
   constructor(o: RegistryOptions) {
@@ -54,15 +74,21 @@ export class EndpointPolicy {
       || (o.skipTlsVerifyRegistries ?? []).includes(registry);
     const tls: TlsSettings = { rejectUnauthorized: !skipVerify };
     const caPath = o.certificates?.[registry];
-    if (caPath && !insecure) tls.ca = await this.#readCa(registry, caPath);
+    if (caPath && !insecure) tls.ca = await this.#read(registry, caPath, "--registry-certificate");
+    const client = o.clientCerts?.[registry];
+    if (client && !insecure) {
+      [tls.cert, tls.key] = await Promise.all([
+        this.#read(registry, client.cert, "--registry-client-cert"), this.#read(registry, client.key, "--registry-client-cert"),
+      ]);
+    }
     return { baseUrl: `${insecure ? "http" : "https"}://${registry}`, tls };
   }
 
-  #readCa(registry: string, path: string): Promise<string> {
+  #read(registry: string, path: string, flag: string): Promise<string> {
     let p = this.#cas.get(path);
     if (!p) {
       p = Bun.file(path).text().catch((e: Error) => {
-        throw new RegistryError(`cannot read the certificate ${path} given for registry ${registry} (${e.message}): check --registry-certificate`, { registry });
+        throw new RegistryError(`cannot read ${path} given for registry ${registry} (${e.message}): check ${flag}`, { registry, code: "CERT_FILE" });
       });
       this.#cas.set(path, p);
     }

@@ -9,6 +9,9 @@ import type { Keychain } from "./keychain.ts";
 export interface TlsSettings {
   rejectUnauthorized: boolean;
   ca?: string;
+  /** client certificate and key (PEM) for mutual TLS */
+  cert?: string;
+  key?: string;
 }
 
 export interface SessionOptions {
@@ -36,9 +39,25 @@ export interface SessionRequest {
   repository?: string;
   /** For error messages: "pushing blob sha256:..." */
   action: string;
+  /** false: one attempt only, because the caller retries a larger sequence (an upload) as a whole */
+  retry?: boolean;
+}
+
+/** What an attempt given to Session.retrying returns to ask for another attempt. */
+export interface RetryWith {
+  retry: RegistryError;
 }
 
 const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Retry-After is seconds or an HTTP date. */
+function retryAfterMs(v: string | null): number | undefined {
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+}
 
 export class Session {
   readonly registry: string;
@@ -51,6 +70,34 @@ export class Session {
     this.#o = o;
     this.registry = o.registry;
     this.baseUrl = o.baseUrl;
+  }
+
+  get logger(): Logger {
+    return this.#o.logger;
+  }
+
+  /** Is this failure worth another attempt: a transient status, or a network failure other than TLS. */
+  static transient(e: unknown): e is RegistryError {
+    if (!(e instanceof RegistryError)) return false;
+    if (e.status !== undefined) return TRANSIENT.has(e.status);
+    return e.cause !== undefined && !/CERT|TLS|SSL|EPROTO|ENOTFOUND/i.test(e.code ?? "");
+  }
+
+  /**
+   * Runs a multi-request sequence with the session's retry budget and backoff; an attempt returns
+   * { retry: error } to ask for another one (the error is thrown when none is left).
+   */
+  async retrying<T>(what: string, attempt: () => Promise<T | RetryWith>): Promise<T> {
+    const attempts = this.#o.retries + 1;
+    let delay = this.#o.backoffMs ?? 250;
+    for (let i = 1; ; i++) {
+      const r = await attempt();
+      if (!(typeof r === "object" && r !== null && "retry" in r && r.retry instanceof RegistryError)) return r as T;
+      if (i >= attempts) throw r.retry;
+      this.#o.logger.warn(`${what} at ${this.registry} failed (${r.retry.message}); retrying in ${delay} ms (attempt ${i + 1}/${attempts})`);
+      await Bun.sleep(delay);
+      delay *= 2;
+    }
   }
 
   /** Where credentials come from, for messages. */
@@ -133,6 +180,9 @@ export class Session {
         const res = await send();
         if (i < attempts && TRANSIENT.has(res.status)) {
           await res.arrayBuffer().catch(() => {});
+          // A rate-limited registry (429 TOOMANYREQUESTS) may say when to come back; honour it, within reason.
+          const after = retryAfterMs(res.headers.get("retry-after"));
+          if (after !== undefined) delay = Math.max(delay, Math.min(after, MAX_RETRY_AFTER_MS));
           this.#o.logger.warn(`registry ${this.registry} answered ${res.status} to ${method}; retrying in ${delay} ms (attempt ${i + 1}/${attempts})`);
         } else return res;
       } catch (e) {
@@ -155,7 +205,7 @@ export class Session {
         if (auth) headers.authorization = auth;
         const body = r.body ? await r.body() : undefined;
         return this.#follow(url, { method: r.method, headers, body }, auth);
-      }, r.method);
+      }, r.method, r.retry !== false);
     };
     try {
       let res = await send(false);
