@@ -15,6 +15,9 @@ export interface TestRegistry {
   password?: string;
   /** PEM of the CA that signed the server certificate (TLS only). */
   caFile?: string;
+  /** mtls only: a client certificate and key the registry accepts */
+  clientCert?: string;
+  clientKey?: string;
   dataDir: string;
   /** auth "token" only: every request the token server answered, in order. */
   tokenRequests?: { scopes: string[]; account?: string; method: string; granted: boolean }[];
@@ -25,6 +28,8 @@ export interface StartRegistryOptions {
   /** htpasswd: Basic auth. token: Bearer tokens from a token server run in this process (JWTs signed by a test CA). */
   auth?: "htpasswd" | "token";
   tls?: boolean;
+  /** TLS that also requires a client certificate signed by the test CA (mutual TLS); implies tls */
+  mtls?: boolean;
 }
 
 export class TestRegistryError extends Error {
@@ -62,6 +67,16 @@ async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: 
   await run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert,
     "-days", "2", "-extfile", ext], dir);
   return { ca, cert, key };
+}
+
+/** A client certificate signed by the test CA, for mutual TLS. */
+async function makeClientCert(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, "client.pem"), key = join(dir, "client-key.pem"), csr = join(dir, "client.csr"), ext = join(dir, "client.ext");
+  await run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=kiln test client"], dir);
+  await writeFile(ext, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  await run(["openssl", "x509", "-req", "-in", csr, "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca-key.pem"), "-CAcreateserial",
+    "-out", cert, "-days", "2", "-extfile", ext], dir);
+  return { cert, key };
 }
 
 interface TokenServer {
@@ -129,7 +144,7 @@ async function startTokenServer(dir: string, username: string, password: string)
   return { realm: `http://127.0.0.1:${server.port}/token`, service, issuer, certFile, requests, stop: () => server.stop(true) };
 }
 
-function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?: { cert: string; key: string }; token?: TokenServer }): string {
+function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?: { cert: string; key: string; clientCa?: string }; token?: TokenServer }): string {
   const lines = [
     "version: 0.1",
     "log:",
@@ -147,6 +162,7 @@ function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?:
     "    X-Content-Type-Options: [nosniff]",
   ];
   if (o.tls) lines.push("  tls:", `    certificate: ${JSON.stringify(o.tls.cert)}`, `    key: ${JSON.stringify(o.tls.key)}`);
+  if (o.tls?.clientCa) lines.push("    clientcas:", `      - ${JSON.stringify(o.tls.clientCa)}`);
   if (o.htpasswd) lines.push("auth:", "  htpasswd:", "    realm: kiln-test", `    path: ${JSON.stringify(o.htpasswd)}`);
   if (o.token) {
     lines.push("auth:", "  token:", `    realm: ${JSON.stringify(o.token.realm)}`, `    service: ${o.token.service}`,
@@ -155,12 +171,13 @@ function configYaml(o: { port: number; storage: string; htpasswd?: string; tls?:
   return lines.join("\n") + "\n";
 }
 
-async function waitReady(url: string, proc: Bun.Subprocess, caPem: string | undefined, logs: () => string): Promise<void> {
+async function waitReady(url: string, proc: Bun.Subprocess, caPem: string | undefined, client: { cert: string; key: string } | undefined, logs: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
+  const tls = caPem ? { ca: caPem, ...(client ? { cert: await Bun.file(client.cert).text(), key: await Bun.file(client.key).text() } : {}) } : undefined;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new TestRegistryError(`docker-registry exited with ${proc.exitCode}: ${logs()}`);
     try {
-      const res = await fetch(`${url}/v2/`, caPem ? { tls: { ca: caPem } } : {});
+      const res = await fetch(`${url}/v2/`, tls ? { tls } : {});
       // 401 counts as up: the auth variant answers /v2/ with a challenge.
       if (res.status === 200 || res.status === 401) return;
     } catch {
@@ -189,14 +206,16 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       password = `pw-${crypto.randomUUID().slice(0, 8)}`;
       token = await startTokenServer(dir, username, password);
     }
-    const certs = opts.tls ? await makeCerts(dir) : undefined;
+    const tls = opts.tls || opts.mtls;
+    const certs = tls ? await makeCerts(dir) : undefined;
+    const client = opts.mtls ? await makeClientCert(dir) : undefined;
     const caPem = certs ? await Bun.file(certs.ca).text() : undefined;
-    const scheme = opts.tls ? "https" : "http";
+    const scheme = tls ? "https" : "http";
 
     for (let attempt = 0; ; attempt++) {
       const port = freePort();
       const configPath = join(dir, "config.yml");
-      await writeFile(configPath, configYaml({ port, storage: dataDir, htpasswd, tls: certs, token }));
+      await writeFile(configPath, configYaml({ port, storage: dataDir, htpasswd, tls: certs && { ...certs, clientCa: client && certs.ca }, token }));
       const proc = Bun.spawn([REGISTRY_BIN, "serve", configPath], { cwd: dir, stdout: "ignore", stderr: "pipe" });
       let stderr = "";
       void (async () => {
@@ -206,7 +225,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       const host = `127.0.0.1:${port}`;
       const url = `${scheme}://${host}`;
       try {
-        await waitReady(url, proc, caPem, () => stderr.slice(-2000));
+        await waitReady(url, proc, caPem, client, () => stderr.slice(-2000));
       } catch (e) {
         proc.kill();
         await proc.exited;
@@ -216,7 +235,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       }
       let stopped = false;
       return {
-        host, url, username, password, caFile: certs?.ca, dataDir,
+        host, url, username, password, caFile: certs?.ca, dataDir, clientCert: client?.cert, clientKey: client?.key,
         ...(token ? { tokenRequests: token.requests } : {}),
         async stop() {
           if (stopped) return;
