@@ -90,7 +90,10 @@ export function networkError(registry: string, repository: string | undefined, e
   if (code === "ECONNREFUSED" || code === "ConnectionRefused") msg = `cannot reach registry ${registry} (connection refused)${what}`;
   else if (code === "ENOTFOUND") msg = `cannot reach registry ${registry} (host not found)${what}`;
   else if (code === "ETIMEDOUT" || code === "TimeoutError") msg = `cannot reach registry ${registry} (timed out)${what}`;
-  else if (code === "EPROTO") msg = `cannot reach registry ${registry} over HTTPS (TLS handshake failed)${what}: if it serves plain HTTP, pass --insecure-registry ${registry}`;
+  else if (code === "EPROTO") {
+    msg = `cannot reach registry ${registry} over HTTPS (TLS handshake failed)${what}: if it serves plain HTTP, pass --insecure-registry ${registry}; `
+      + `if it requires a client certificate, pass --registry-client-cert ${registry}=CERT.pem,KEY.pem`;
+  }
   else if (code && (TLS_CODES.has(code) || /CERT|TLS|SSL/i.test(code))) {
     msg = `TLS verification failed for registry ${registry} (${code})${what}: pass its CA with --registry-certificate ${registry}=CA.pem, or --skip-tls-verify-registry ${registry}`;
   } else msg = `cannot reach registry ${registry}${what} (${code ? `${code}: ` : ""}${text})`;
