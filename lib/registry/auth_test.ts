@@ -118,6 +118,11 @@ describe("TLS registry", () => {
     expect((await skip.pull(`${reg.host}/tls/app:1`, amd64)).image.layers).toHaveLength(2);
   });
 
+  test("extra CA files (the executor image's /kaniko/ssl/certs, SSL_CERT_DIR) are trusted for every registry", async () => {
+    const c = new RegistryClient({ logger: silentLogger, caFiles: [reg.caFile!] });
+    expect((await c.pull(`${reg.host}/tls/app:1`, amd64)).image.layers).toHaveLength(2);
+  });
+
   test("a missing certificate file is named in the error", async () => {
     const c = new RegistryClient({ logger: silentLogger, certificates: { [reg.host]: "/nonexistent/ca.pem" } });
     const err = await c.pull(`${reg.host}/tls/app:1`, amd64).catch((e) => e);

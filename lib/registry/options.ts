@@ -1,4 +1,5 @@
 // Which scheme and TLS settings a registry gets, from kaniko's flags.
+import { rootCertificates } from "node:tls";
 import type { Logger } from "../log/mod.ts";
 import { RegistryError } from "./errors.ts";
 import type { TlsSettings } from "./session.ts";
@@ -15,6 +16,11 @@ export interface RegistryOptions {
   skipTlsVerifyRegistries?: string[];
   /** registry -> CA PEM file path (--registry-certificate) */
   certificates?: Record<string, string>;
+  /**
+   * PEM files of extra CAs trusted for every registry, on top of the built-in roots (the executor image's
+   * /kaniko/ssl/certs and SSL_CERT_DIR)
+   */
+  caFiles?: string[];
   /** registry -> client certificate and key PEM file paths for mutual TLS (--registry-client-cert) */
   clientCerts?: Record<string, { cert: string; key: string }>;
   /**
@@ -74,7 +80,13 @@ export class EndpointPolicy {
       || (o.skipTlsVerifyRegistries ?? []).includes(registry);
     const tls: TlsSettings = { rejectUnauthorized: !skipVerify };
     const caPath = o.certificates?.[registry];
-    if (caPath && !insecure) tls.ca = await this.#read(registry, caPath, "--registry-certificate");
+    const extra = insecure ? [] : o.caFiles ?? [];
+    if ((caPath || extra.length) && !insecure) {
+      // Setting `ca` replaces the default trust store, so the built-in roots go first.
+      const pems = await Promise.all([...extra.map((f) => this.#read(registry, f, "SSL_CERT_DIR and /kaniko/ssl/certs")),
+        ...(caPath ? [this.#read(registry, caPath, "--registry-certificate")] : [])]);
+      tls.ca = (extra.length ? [...rootCertificates, ...pems] : pems).join("\n");
+    }
     const client = o.clientCerts?.[registry];
     if (client && !insecure) {
       [tls.cert, tls.key] = await Promise.all([
