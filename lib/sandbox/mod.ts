@@ -1,2 +1,3 @@
 export { runIsolated, sandboxHelperMain, HELPER_SUBCOMMAND, SandboxError } from "./run.ts";
+export { runInPlace } from "./inplace.ts";
 export type { RunSpec, SandboxOptions } from "./run.ts";

@@ -63,8 +63,11 @@ export function sandboxHelperMain(): never {
     process.exit(125);
   }
   try {
-    mountSystemDirs(spec.root);
-    chroot(spec.root);
+    // Root "/" is the in-place mode: the container's own /proc, /dev and /sys are already there.
+    if (spec.root !== "/") {
+      mountSystemDirs(spec.root);
+      chroot(spec.root);
+    }
     chdir(isDir(spec.cwd) ? spec.cwd : "/");
     switchUser(spec.uid, spec.gid, spec.groups);
     const file = lookPath(spec.argv[0], spec.env);

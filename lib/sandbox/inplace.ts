@@ -1,0 +1,38 @@
+// How a RUN executes in the in-place mode (kaniko's model, inside the executor container): the root is "/",
+// so there is nothing to mount or chroot into. The helper (kiln's hidden subcommand) still does the user
+// switch and exec, because neither Bun nor Node can set supplementary groups on a child. It starts in a
+// process group of its own; when the command exits the whole group is SIGKILLed, so daemons a RUN left
+// behind do not outlive their step (kaniko does the same).
+import { constants as osConstants } from "node:os";
+import { HELPER_SUBCOMMAND, type RunSpec, type SandboxOptions } from "./run.ts";
+
+/** Runs one command with "/" as its root; resolves to its exit code (128+N when killed by signal N). */
+export async function runInPlace(spec: Omit<RunSpec, "root">, opts: SandboxOptions): Promise<number> {
+  const full: RunSpec = { ...spec, root: "/" };
+  opts.logger.debug(`in-place: ${JSON.stringify(spec.argv)} as ${spec.uid}:${spec.gid}`);
+  const proc = Bun.spawn([...opts.selfCommand, HELPER_SUBCOMMAND], {
+    stdin: new Blob([JSON.stringify(full)]), stdout: "pipe", stderr: "pipe", env: {}, detached: true,
+  });
+  const pump = async (s: ReadableStream<Uint8Array>, to?: (c: Uint8Array) => void) => {
+    for await (const chunk of s) to?.(chunk);
+  };
+  // Output streams while the command runs; a background child still holding the pipes would keep the
+  // pumps waiting, so the group is killed as soon as the command itself exits.
+  const pumps = Promise.all([pump(proc.stdout, opts.stdout), pump(proc.stderr, opts.stderr)]);
+  try {
+    await proc.exited;
+  } finally {
+    killGroup(proc.pid);
+  }
+  await pumps;
+  if (proc.signalCode) return 128 + (osConstants.signals[proc.signalCode as keyof typeof osConstants.signals] ?? 9);
+  return proc.exitCode ?? 1;
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+  }
+}
