@@ -38,6 +38,13 @@ export interface BuildOptions {
   compressionLevel?: number;
   /** Working directory for build roots and layer files; a temp dir removed after the build when unset. */
   workDir?: string;
+  /**
+   * `isolated`: each stage has its own build root and RUN runs in a namespace sandbox; `in-place`: the root is "/"
+   * (kaniko's model; only inside the executor image, where the CLI selects it).
+   */
+  mode: "isolated" | "in-place";
+  /** In-place: wipe what the build unpacked into "/" once it is done (kaniko's --cleanup). */
+  cleanup: boolean;
   ignorePaths: string[];
   /** How to start kiln itself for the RUN sandbox helper. */
   selfCommand: string[];
@@ -64,7 +71,11 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     compression: "gzip",
     ignorePaths: [],
     logger: silentLogger,
+    mode: "isolated",
+    cleanup: false,
     ...input,
+    // In-place, kiln's files live in the kaniko dir, which the image's files never overwrite.
+    ...(input.mode === "in-place" && !input.workDir ? { workDir: "/kaniko" } : {}),
     registry: {
       insecure: false,
       insecurePull: false,
