@@ -10,6 +10,7 @@ import { RootFS } from "../rootfs/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
 import type { BuildOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
+import type { InPlaceRoot } from "./inplace.ts";
 
 export interface StageResult {
   image: Image;
@@ -28,21 +29,28 @@ export interface StageInput {
   buildContext: BuildContext;
   metaArgs: ReadonlyMap<string, string | undefined>;
   fromRoot: (from: string) => Promise<string>;
+  /** In-place mode: the shared root "/" (RUN runs on it directly, not in a chroot). */
+  inPlace?: InPlaceRoot;
 }
 
 export async function buildStage(input: StageInput): Promise<StageResult> {
   const { df, stage, options, workDir } = input;
   const log = options.logger;
-  const rootDir = join(workDir, "roots", String(stage.index));
+  const rootDir = input.inPlace ? input.inPlace.dir : join(workDir, "roots", String(stage.index));
   const tmpDir = join(workDir, "tmp");
   mkdirSync(tmpDir, { recursive: true });
   let rootfs: RootFS | undefined;
   const ensureRoot = async (): Promise<RootFS> => {
     if (rootfs) return rootfs;
-    mkdirSync(rootDir, { recursive: true });
-    chmodSync(rootDir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
-    const fs = new RootFS(rootDir, { logger: log, ignorePaths: ["/proc", "/sys", "/dev", ...options.ignorePaths], tmpDir });
-    if (input.baseRoot) {
+    if (input.inPlace) {
+      await input.inPlace.claim();
+    } else {
+      mkdirSync(rootDir, { recursive: true });
+      chmodSync(rootDir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
+    }
+    const fs = new RootFS(rootDir, { logger: log, ignorePaths: input.inPlace?.ignorePaths ?? ["/proc", "/sys", "/dev", ...options.ignorePaths], tmpDir });
+    // In-place, the earlier stage's files were wiped from "/": its layers are applied again instead.
+    if (input.baseRoot && !input.inPlace) {
       const src = await input.baseRoot();
       const cp = Bun.spawnSync(["cp", "-a", "--reflink=auto", `${src}/.`, rootDir], { stderr: "pipe" });
       if (cp.exitCode !== 0) throw new BuildError(`copying the root of the base stage failed: ${cp.stderr.toString().trim()}`);
@@ -77,7 +85,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const fs = needsRoot ? await ensureRoot() : undefined;
     const ctx: StepContext = {
       rootDir, buildContext: input.buildContext, fromRoot: input.fromRoot, buildArgs: options.buildArgs, metaArgs: input.metaArgs,
-      selfCommand: options.selfCommand, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir,
+      selfCommand: options.selfCommand, inPlace: !!input.inPlace, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir,
     };
     let result;
     try {

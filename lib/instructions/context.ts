@@ -12,6 +12,8 @@ export interface StepContext {
   buildArgs: Record<string, string | undefined>;
   metaArgs: ReadonlyMap<string, string | undefined>;
   selfCommand: string[];
+  /** RUN on the real "/" (the executor image's in-place mode) instead of chrooting into rootDir. */
+  inPlace?: boolean;
   logger: Logger;
   stdout?: (chunk: Uint8Array) => void;
   stderr?: (chunk: Uint8Array) => void;

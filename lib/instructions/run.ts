@@ -1,7 +1,7 @@
 // RUN: the command runs in the isolated sandbox as the image's USER, with ENV plus the ARGs in scope.
 import type { RunInstruction } from "../dockerfile/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
-import { runIsolated } from "../sandbox/mod.ts";
+import { runInPlace, runIsolated } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
 import { commandArgv } from "./metadata.ts";
 import type { StageState, StepResult } from "./state.ts";
@@ -39,7 +39,7 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
   if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   ctx.logger.info(`RUN ${argv.join(" ")}`);
-  const code = await runIsolated(
+  const code = await (ctx.inPlace ? runInPlace : runIsolated)(
     { root: ctx.rootDir, argv, env: runEnv, cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups },
     { selfCommand: ctx.selfCommand, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
   );
