@@ -42,9 +42,9 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "single-snapshot", "reproducible", "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
+  "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
   "registry-mirror", "registry-map", "skip-default-registry-fallback", "registry-client-cert", "use-new-run", "cache-copy-layers",
-  "git", "force-build-metadata", "push-ignore-immutable-tag-errors", "image-fs-extract-retry", "skip-push-permission-check",
+  "git", "force-build-metadata", "push-ignore-immutable-tag-errors", "skip-push-permission-check",
 ]);
 
 export function executorCommand(): Command {
@@ -145,7 +145,6 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   };
   const snapshotMode = o.snapshotMode;
   if (!["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
-  if (snapshotMode !== "full") warnings.push(`--snapshot-mode=${snapshotMode} is not implemented yet; using full`);
   if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
   let level: Level;
   try { level = parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
@@ -156,6 +155,10 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : flag("whitelist-var-run", true);
   if (ignoreVarRun) ignorePaths.push("/var/run");
   const compressionLevel = int("compression-level");
+  // kaniko applies the level only when > 0; above the codec's range it is an error, not a silent clamp.
+  const maxLevel = compression === "gzip" ? 9 : 22;
+  if (compressionLevel > maxLevel) throw new FlagError(`--compression-level ${compressionLevel}: ${compression} levels are 1-${maxLevel}`);
+  const sourceDateEpoch = epochFromEnv(env.SOURCE_DATE_EPOCH);
   const dockerfile = o.dockerfile;
   return {
     options: {
@@ -187,6 +190,11 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       },
       compression,
       ...(compressionLevel > 0 ? { compressionLevel } : {}),
+      snapshotMode,
+      singleSnapshot: flag("single-snapshot"),
+      reproducible: flag("reproducible"),
+      ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
+      imageFsExtractRetry: int("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       ignorePaths,
     },
@@ -194,6 +202,13 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
     force: flag("force"),
     warnings,
   };
+}
+
+/** SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: whole seconds; empty means unset. */
+function epochFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new FlagError(`SOURCE_DATE_EPOCH="${v}" is not a whole number of seconds since 1970`);
+  return Number(v);
 }
 
 function camel(name: string): string {

@@ -35,7 +35,18 @@ export interface BuildOptions {
     imageDownloadRetry: number;
   };
   compression: "gzip" | "zstd";
+  /** The codec's own scale (gzip 1-9, zstd 1-22); undefined = the codec default kaniko uses. */
   compressionLevel?: number;
+  /** How a step's changes are found: `full` (stat, then content), `redo` (mode/size/owner/mtime), `time` (mtime). */
+  snapshotMode: "full" | "redo" | "time";
+  /** One layer per stage, taken after its last step. */
+  singleSnapshot: boolean;
+  /** Zero timestamps in new layers and the config; base layers keep their bytes. */
+  reproducible: boolean;
+  /** SOURCE_DATE_EPOCH (seconds): new layers' mtimes are clamped to it and `created` is set to it. */
+  sourceDateEpoch?: number;
+  /** Retries when applying a base layer fails. */
+  imageFsExtractRetry: number;
   /** Working directory for build roots and layer files; a temp dir removed after the build when unset. */
   workDir?: string;
   /**
@@ -69,6 +80,10 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     platform: hostPlatform(),
     labels: {},
     compression: "gzip",
+    snapshotMode: "full",
+    singleSnapshot: false,
+    reproducible: false,
+    imageFsExtractRetry: 0,
     ignorePaths: [],
     logger: silentLogger,
     mode: "isolated",
