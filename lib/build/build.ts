@@ -82,6 +82,7 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
     skipTlsVerifyPull: options.registry.skipTlsVerifyPull,
     skipTlsVerifyRegistries: options.registry.skipTlsVerifyRegistries,
     certificates: options.registry.certificates,
+    ...(options.registry.caFiles ? { caFiles: options.registry.caFiles } : {}),
     dockerConfigDir: options.registry.dockerConfigDir,
     retries: Math.max(options.registry.pushRetry, options.registry.imageDownloadRetry),
   }));

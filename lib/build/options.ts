@@ -30,6 +30,8 @@ export interface BuildOptions {
     skipTlsVerifyPull: boolean;
     skipTlsVerifyRegistries: string[];
     certificates: Record<string, string>;
+    /** PEM files of CAs trusted for every registry besides the built-in roots (/kaniko/ssl/certs, SSL_CERT_DIR). */
+    caFiles?: string[];
     dockerConfigDir?: string;
     pushRetry: number;
     imageDownloadRetry: number;

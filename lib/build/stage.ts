@@ -5,7 +5,7 @@ import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
 import { expandInstruction, DockerfileError } from "../dockerfile/mod.ts";
 import type { Image, ImageConfig } from "../image/mod.ts";
 import { appendLayer, layerMediaType } from "../image/mod.ts";
-import { execute, lookupFor, traits, type StageState, type StepContext, InstructionError, RunFailedError } from "../instructions/mod.ts";
+import { execute, lookupFor, traits, type StageState, type StepContext, InstructionError, RunFailedError, type MountResources } from "../instructions/mod.ts";
 import { RootFS } from "../rootfs/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
 import type { BuildOptions } from "./options.ts";
@@ -29,6 +29,8 @@ export interface StageInput {
   buildContext: BuildContext;
   metaArgs: ReadonlyMap<string, string | undefined>;
   fromRoot: (from: string) => Promise<string>;
+  /** Cache dirs and secrets behind RUN --mount, shared by every stage of the build. */
+  runMounts?: MountResources;
   /** In-place mode: the shared root "/" (RUN runs on it directly, not in a chroot). */
   inPlace?: InPlaceRoot;
 }
@@ -48,7 +50,10 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       mkdirSync(rootDir, { recursive: true });
       chmodSync(rootDir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
     }
-    const fs = new RootFS(rootDir, { logger: log, ignorePaths: input.inPlace?.ignorePaths ?? ["/proc", "/sys", "/dev", ...options.ignorePaths], tmpDir });
+    const fs = new RootFS(rootDir, {
+      logger: log, ignorePaths: input.inPlace?.ignorePaths ?? ["/proc", "/sys", "/dev", ...options.ignorePaths], tmpDir, snapshotMode: options.snapshotMode,
+    });
+    for (const v of volumes) fs.ignoreBeneath(v);
     // In-place, the earlier stage's files were wiped from "/": its layers are applied again instead.
     if (input.baseRoot && !input.inPlace) {
       const src = await input.baseRoot();
@@ -57,7 +62,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     } else {
       for (const [i, layer] of input.base.layers.entries()) {
         log.info(`Unpacking layer ${i + 1}/${input.base.layers.length} ${layer.digest.slice(0, 19)}`);
-        await fs.apply(layer);
+        await fs.apply(layer, { retries: options.imageFsExtractRetry });
       }
     }
     await fs.baseline();
@@ -70,9 +75,16 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   let image: Image = { ...input.base, config };
   let state: StageState = { config, args: new Map() };
   const mediaType = layerMediaType(image.format, options.compression);
-  const now = () => (options.now ?? (() => new Date()))().toISOString().replace(/\.\d+Z$/, "Z");
+  // --reproducible zeroes timestamps; SOURCE_DATE_EPOCH pins them (and clamps layer mtimes).
+  const epoch = options.reproducible ? 0 : options.sourceDateEpoch;
+  const clock = epoch !== undefined ? () => new Date(epoch * 1000) : (options.now ?? (() => new Date()));
+  const now = () => clock().toISOString().replace(/\.\d+Z$/, "Z");
+  // VOLUME paths: their contents stay out of snapshots for the rest of the stage, as in kaniko.
+  const volumes: string[] = [];
+  const snapshotOptions = { compression: options.compression, level: options.compressionLevel, mediaType, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) };
 
-  for (const raw of stage.instructions) {
+  for (const [stepIndex, raw] of stage.instructions.entries()) {
+    const last = stepIndex === stage.instructions.length - 1;
     const where = { file: df.file, line: raw.line };
     let instr;
     try {
@@ -86,6 +98,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const ctx: StepContext = {
       rootDir, buildContext: input.buildContext, fromRoot: input.fromRoot, buildArgs: options.buildArgs, metaArgs: input.metaArgs,
       selfCommand: options.selfCommand, inPlace: !!input.inPlace, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir,
+      runMounts: input.runMounts,
     };
     let result;
     try {
@@ -97,14 +110,17 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       }
       throw e;
     }
+    for (const v of Object.keys(result.state.config.config.Volumes ?? {})) {
+      if (!Object.hasOwn(state.config.config.Volumes ?? {}, v)) { volumes.push(v); rootfs?.ignoreBeneath(v); }
+    }
     state = result.state;
     image = { ...image, config: state.config };
     let layer;
-    if (fs && result.changes.kind !== "none") {
-      layer = await fs.snapshot({
-        compression: options.compression, level: options.compressionLevel, mediaType,
-        ...(result.changes.kind === "paths" ? { paths: result.changes.paths } : {}),
-      });
+    if (options.singleSnapshot) {
+      // One full scan after the last step, whether or not that step touched files itself.
+      if (last && rootfs) layer = await rootfs.snapshot(snapshotOptions);
+    } else if (fs && result.changes.kind !== "none") {
+      layer = await fs.snapshot({ ...snapshotOptions, ...(result.changes.kind === "paths" ? { paths: result.changes.paths } : {}) });
     }
     image = appendLayer(image, layer, { created: now(), created_by: result.createdBy, comment: "buildkit.dockerfile.v0" });
     state = { ...state, config: image.config };

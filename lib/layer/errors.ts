@@ -15,3 +15,11 @@ export class UnsupportedCompressionError extends Error {
     super(`compression "${compression}" is not supported by this runtime: use gzip, zstd (where node:zlib offers it) or none`);
   }
 }
+
+/** An entry could not be written (its body does not match its header). */
+export class LayerWriteError extends Error {
+  override name = "LayerWriteError";
+  constructor(entry: string, problem: string) {
+    super(`writing layer entry "${entry}": ${problem}; the layer was not written`);
+  }
+}

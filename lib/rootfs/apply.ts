@@ -7,7 +7,9 @@ import {
 } from "node:fs";
 import type { Logger } from "../log/mod.ts";
 import type { ReadEntry, ReadHeader } from "../layer/mod.ts";
+import type { ContentHasher } from "./content-hash.ts";
 import { LayerApplyError } from "./errors.ts";
+import { setXattr } from "./xattr.ts";
 import { ancestors, baseOf, hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 
 const WHITEOUT = ".wh.";
@@ -17,6 +19,11 @@ export interface ApplyOptions {
   logger: Logger;
   /** Root paths whose entries are skipped (and never deleted). */
   ignorePaths: readonly string[];
+  /** Filled with root path -> content hash of every regular file written (and hardlinked). */
+  hashes: Map<string, string>;
+  hasher: ContentHasher;
+  /** Filled with every root path this layer created, replaced or removed (for incremental re-indexing). */
+  touched: Set<string>;
 }
 
 function lstatOrUndefined(host: string): Stats | undefined {
@@ -27,20 +34,30 @@ function lstatOrUndefined(host: string): Stats | undefined {
   }
 }
 
-// Mode, owner and times; chmod comes after chown because chown clears setuid/setgid.
-function setMetadata(host: string, h: ReadHeader): void {
+// Mode, owner, xattrs and times; chmod comes after chown because chown clears setuid/setgid,
+// and xattrs after both because chown also drops security.capability.
+function setMetadata(host: string, h: ReadHeader, xattrFailed?: (name: string, err: Error) => void): void {
   lchownSync(host, h.uid, h.gid);
   if (h.type !== "symlink") chmodSync(host, h.mode);
+  for (const [name, value] of Object.entries(h.xattrs ?? {})) {
+    try {
+      setXattr(host, name, value);
+    } catch (err) {
+      xattrFailed?.(name, err as Error);
+    }
+  }
   const mtime = h.mtime.getTime() / 1000;
   const atime = h.pax?.atime !== undefined && !Number.isNaN(Number(h.pax.atime)) ? Number(h.pax.atime) : mtime;
   lutimesSync(host, atime, mtime);
 }
 
-async function writeFile(host: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+async function writeFile(host: string, body: AsyncIterable<Uint8Array>, hasher: ContentHasher): Promise<void> {
   // O_EXCL|O_NOFOLLOW: the path was just cleared, so anything there now is a race or a trick.
   const fd = openSync(host, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+  hasher.begin();
   try {
     for await (const chunk of body) {
+      hasher.update(chunk);
       let off = 0;
       while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
     }
@@ -57,6 +74,11 @@ class LayerApplier {
   // Directory metadata is set last, deepest first, so creating children does not disturb mtimes.
   #dirs: { host: string; header: ReadHeader }[] = [];
   #warnedXattr = false;
+  readonly #xattrFailed = (name: string, err: Error) => {
+    if (this.#warnedXattr) return;
+    this.#warnedXattr = true;
+    this.opts.logger.warn("cannot set an extended attribute from the layer; further failures are not reported", { name, error: err.message });
+  };
 
   constructor(private readonly root: string, private readonly opts: ApplyOptions) {}
 
@@ -84,10 +106,8 @@ class LayerApplier {
     const host = hostPath(this.root, target);
     const existing = lstatOrUndefined(host);
     if (existing && !(h.type === "directory" && existing.isDirectory())) rmSync(host, { recursive: true, force: true });
-    if (h.pax && !this.#warnedXattr && Object.keys(h.pax).some((k) => k.startsWith("SCHILY.xattr."))) {
-      this.#warnedXattr = true;
-      this.opts.logger.warn("layer carries extended attributes; they are not applied yet", { path: target });
-    }
+    this.opts.touched.add(target);
+    this.opts.hashes.delete(target);
     try {
       if (await this.#create(h, e.body, host, target)) {
         this.#created.add(target);
@@ -102,7 +122,7 @@ class LayerApplier {
   /** Sets the deferred directory metadata (skipping dirs a later entry replaced). */
   finish(): void {
     for (const d of this.#dirs.reverse()) {
-      if (lstatOrUndefined(d.host)?.isDirectory()) setMetadata(d.host, d.header);
+      if (lstatOrUndefined(d.host)?.isDirectory()) setMetadata(d.host, d.header, this.#xattrFailed);
     }
   }
 
@@ -113,14 +133,19 @@ class LayerApplier {
         this.#dirs.push({ host, header: h });
         return true;
       case "file":
-        await writeFile(host, body);
-        break;
+        await writeFile(host, body, this.opts.hasher);
+        setMetadata(host, h, this.#xattrFailed);
+        this.opts.hashes.set(target, this.opts.hasher.end(h.xattrs));
+        return true;
       case "symlink":
         symlinkSync(h.linkname ?? "", host);
         break;
       case "link": {
         const src = this.#linkSource(h);
         linkSync(hostPath(this.root, src), host);
+        this.opts.touched.add(src); // its link count and ctime changed
+        const hash = this.opts.hashes.get(src);
+        if (hash !== undefined) this.opts.hashes.set(target, hash);
         return true; // shares the target's inode: its metadata is the target's
       }
       case "character-device":
@@ -138,7 +163,7 @@ class LayerApplier {
         this.opts.logger.warn("skipping layer entry of unsupported type", { path: target });
         return false;
     }
-    setMetadata(host, h);
+    setMetadata(host, h, this.#xattrFailed);
     return true;
   }
 
@@ -172,6 +197,7 @@ class LayerApplier {
 
   #whiteout(target: string): void {
     if (this.#created.has(target) || underAny(target, this.opts.ignorePaths)) return;
+    this.opts.touched.add(target);
     rmSync(hostPath(this.root, target), { recursive: true, force: true });
   }
 
@@ -186,6 +212,7 @@ class LayerApplier {
         this.#opaque(p); // a lower dir holding this layer's entries: keep it, empty the rest
         continue;
       }
+      this.opts.touched.add(p);
       rmSync(hostPath(this.root, p), { recursive: true, force: true });
     }
   }

@@ -1,8 +1,7 @@
 // The file index: root path -> stat record. Comparing records finds what a step changed, since
 // ctime cannot be set from user space: an unchanged record means an unchanged file.
-// Seam for later speed-ups: content hashes and parallel walks fit into StatRecord and walkInto.
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
-import { hostPath, joinRoot, underAny } from "./paths.ts";
+import { hostPath, joinRoot } from "./paths.ts";
 
 export interface StatRecord {
   dev: bigint;
@@ -18,6 +17,8 @@ export interface StatRecord {
   ctimeNs: bigint;
   /** Symlink target. */
   link?: string;
+  /** Regular files: xxhash128 of content and xattrs, when known (see content-hash.ts). */
+  hash?: string;
 }
 
 export type FileIndex = Map<string, StatRecord>;
@@ -56,6 +57,28 @@ export function sameRecord(a: StatRecord, b: StatRecord): boolean {
     a.size === b.size && a.rdev === b.rdev && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.link === b.link;
 }
 
+export type SnapshotMode = "full" | "redo" | "time";
+
+/**
+ * What a step may have changed, by --snapshot-mode (kaniko's meanings): `time` looks at mtime only,
+ * `redo` at mode, size, owner and mtime, `full` at the whole stat record (ctime included), then
+ * settles candidates by content (see sameContentMeta).
+ */
+export function statChanged(mode: SnapshotMode, a: StatRecord, b: StatRecord): boolean {
+  if (mode === "time") return a.mtimeNs !== b.mtimeNs;
+  if (mode === "redo") return a.mode !== b.mode || a.size !== b.size || a.uid !== b.uid || a.gid !== b.gid || a.mtimeNs !== b.mtimeNs;
+  return !sameRecord(a, b);
+}
+
+/**
+ * For `full` mode: true when everything kaniko's hasher looks at, except content, is equal.
+ * Non-files are then unchanged; regular files are unchanged when their content hash is too.
+ */
+export function sameContentMeta(a: StatRecord, b: StatRecord): boolean {
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs && a.size === b.size &&
+    a.rdev === b.rdev && a.link === b.link;
+}
+
 export function isDir(r: StatRecord | undefined): boolean {
   return r !== undefined && (r.mode & S_IFMT) === S_IFDIR;
 }
@@ -64,8 +87,8 @@ export function isDir(r: StatRecord | undefined): boolean {
  * Records `start` (unless it is "/") and everything beneath it into `into`, skipping ignored
  * paths at directory level. A missing start records nothing.
  */
-export function walkInto(root: string, start: string, ignore: readonly string[], into: FileIndex): void {
-  if (start !== "/" && underAny(start, ignore)) return;
+export function walkInto(root: string, start: string, ignored: (p: string) => boolean, into: FileIndex): void {
+  if (start !== "/" && ignored(start)) return;
   const first = statPath(root, start);
   if (!first) return;
   if (start !== "/") into.set(start, first);
@@ -81,7 +104,7 @@ export function walkInto(root: string, start: string, ignore: readonly string[],
     }
     for (const d of names) {
       const p = joinRoot(dir, d.name);
-      if (underAny(p, ignore)) continue;
+      if (ignored(p)) continue;
       const host = hostPath(root, p);
       let st: BigIntStats;
       try {
@@ -95,8 +118,8 @@ export function walkInto(root: string, start: string, ignore: readonly string[],
   }
 }
 
-export function indexTree(root: string, ignore: readonly string[]): FileIndex {
+export function indexTree(root: string, ignored: (p: string) => boolean): FileIndex {
   const idx: FileIndex = new Map();
-  walkInto(root, "/", ignore, idx);
+  walkInto(root, "/", ignored, idx);
   return idx;
 }

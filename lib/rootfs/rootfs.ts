@@ -5,8 +5,9 @@ import { fileLayer, type Layer } from "../image/mod.ts";
 import { readLayer, writeLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
-import { type FileIndex, indexTree } from "./index.ts";
-import { hostPath, joinRoot, layerPath, resolveInRoot, RootPathError, underAny } from "./paths.ts";
+import { ContentHasher } from "./content-hash.ts";
+import { type FileIndex, type SnapshotMode, type StatRecord, indexTree, sameRecord, statPath, S_IFMT, S_IFREG, walkInto } from "./index.ts";
+import { hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 import { planEntries, planSnapshot } from "./snapshot.ts";
 
 export interface RootFSOptions {
@@ -15,6 +16,15 @@ export interface RootFSOptions {
   ignorePaths?: string[];
   /** Where layer temp files go. */
   tmpDir: string;
+  /** kaniko's --snapshot-mode; `full` when absent. */
+  snapshotMode?: SnapshotMode;
+}
+
+export interface ApplyLayerOptions {
+  /** Further attempts after a failed one (--image-fs-extract-retry). */
+  retries?: number;
+  /** Wait before the first retry, doubled for each next one; 1 s (kaniko's backoff) when absent. */
+  backoffMs?: number;
 }
 
 export interface SnapshotOptions {
@@ -32,53 +42,149 @@ export class RootFS {
   readonly #logger: Logger;
   readonly #ignore: string[];
   readonly #tmpDir: string;
+  readonly #mode: SnapshotMode;
+  // VOLUME paths: what is beneath them is ignored from now on, the path itself is not (kaniko's PrefixMatchOnly).
+  readonly #beneath: string[] = [];
+  readonly #ignored = (p: string) => underAny(p, this.#ignore) || this.#beneath.some((b) => p.startsWith(b === "/" ? "/" : b + "/"));
   // Undefined until baseline(): before it, everything in the root counts as new.
   #index: FileIndex | undefined;
+  // Content hashes of files written by apply(), attached to the index at baseline().
+  readonly #applied = new Map<string, string>();
+  #hasher: ContentHasher | undefined;
 
   constructor(dir: string, opts: RootFSOptions) {
     this.dir = dir.replace(/\/+$/, "") || "/";
     this.#logger = opts.logger;
     this.#ignore = (opts.ignorePaths ?? []).map((p) => layerPath(p));
     this.#tmpDir = opts.tmpDir;
+    this.#mode = opts.snapshotMode ?? "full";
   }
 
-  /** Extracts one layer into the root; see applyEntries for the rules. Keeps the baseline in step. */
-  async apply(layer: Layer): Promise<void> {
+  /** Leaves everything beneath `path` (not the path itself) out of later snapshots: a VOLUME. */
+  ignoreBeneath(path: string): void {
+    const p = layerPath(path);
+    if (!this.#beneath.includes(p)) this.#beneath.push(p);
+  }
+
+  async #contentHasher(): Promise<ContentHasher> {
+    return (this.#hasher ??= await ContentHasher.create());
+  }
+
+  /**
+   * Extracts one layer into the root; see applyEntries for the rules. A failed attempt is retried
+   * (re-applying a layer over a partial copy of itself gives the same tree). Keeps the baseline in step.
+   */
+  async apply(layer: Layer, opts: ApplyLayerOptions = {}): Promise<void> {
+    const retries = opts.retries ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#applyOnce(layer);
+        return;
+      } catch (err) {
+        if (attempt >= retries) {
+          if (attempt > 0 && err instanceof Error) err.message += ` (after ${attempt + 1} attempts)`;
+          throw err;
+        }
+        const wait = (opts.backoffMs ?? 1000) * 2 ** attempt;
+        this.#logger.warn(`applying layer ${layer.digest} failed, retrying in ${wait} ms`, { error: (err as Error).message });
+        await Bun.sleep(wait);
+      }
+    }
+  }
+
+  async #applyOnce(layer: Layer): Promise<void> {
+    const started = performance.now();
     const reader = readLayer(await layer.open());
-    await applyEntries(this.dir, reader, { logger: this.#logger, ignorePaths: this.#ignore });
+    const touched = new Set<string>();
+    await applyEntries(this.dir, reader, {
+      logger: this.#logger, ignorePaths: this.#ignore, hashes: this.#applied, hasher: await this.#contentHasher(), touched,
+    });
     if (reader.diffID !== layer.diffID) {
       this.#logger.warn("layer content does not match its diffID", { digest: layer.digest, expected: layer.diffID, got: reader.diffID });
     }
-    // A full re-index is simple and always right (hardlinks and deletions change other paths'
-    // ctimes); an incremental update from the applied paths is a later optimisation.
+    this.#logger.debug("layer applied", { digest: layer.digest, paths: touched.size, ms: Math.round(performance.now() - started) });
     if (this.#index) {
-      this.#index = indexTree(this.dir, this.#ignore);
+      this.#reindex(this.#index, touched);
       await this.#tickPast();
     }
   }
 
+  // After a layer lands on a baselined root, re-records only what it touched: the touched paths
+  // and everything beneath them, and their parent directories (whose mtimes changed).
+  #reindex(index: FileIndex, touched: Set<string>): void {
+    if (touched.size === 0) return;
+    const tops = [...touched].sort().filter((p, i, all) => !all.slice(0, i).some((q) => p.startsWith(q + "/")));
+    const topSet = new Set(tops);
+    const before = new Map<string, StatRecord>();
+    for (const [p, rec] of index) {
+      for (let a = p; a !== "/"; a = parentOf(a)) {
+        if (topSet.has(a)) { before.set(p, rec); index.delete(p); break; }
+      }
+    }
+    const parents = new Set<string>();
+    for (const t of tops) {
+      walkInto(this.dir, t, this.#ignored, index);
+      for (let a = parentOf(t); a !== "/"; a = parentOf(a)) parents.add(a);
+    }
+    for (const a of parents) {
+      const rec = statPath(this.dir, a);
+      if (rec) index.set(a, rec);
+    }
+    for (const [p, old] of before) {
+      const rec = index.get(p);
+      if (rec && sameRecord(old, rec)) rec.hash = old.hash;
+    }
+    for (const t of touched) {
+      const rec = index.get(t);
+      const h = this.#applied.get(t);
+      if (rec && h !== undefined && (rec.mode & S_IFMT) === S_IFREG) rec.hash = h;
+    }
+    this.#applied.clear();
+  }
+
   /** Records the current state as the baseline; call after the base layers are applied. */
   async baseline(): Promise<void> {
-    this.#index = indexTree(this.dir, this.#ignore);
+    const started = performance.now();
+    this.#index = indexTree(this.dir, this.#ignored);
+    for (const [p, rec] of this.#index) {
+      const h = this.#applied.get(p);
+      if (h !== undefined && (rec.mode & S_IFMT) === S_IFREG) rec.hash = h;
+    }
+    this.#applied.clear();
+    this.#logger.debug("baseline indexed", { entries: this.#index.size, ms: Math.round(performance.now() - started) });
     await this.#tickPast();
   }
 
   /** Writes a layer of what changed since the baseline, or returns undefined when nothing did. Moves the baseline forward. */
   async snapshot(opts: SnapshotOptions): Promise<Layer | undefined> {
     const scopes = opts.paths ? this.#scopes(opts.paths) : ["/"];
-    const plan = planSnapshot(this.dir, this.#index ?? new Map(), this.#ignore, scopes);
+    const hasher = await this.#contentHasher();
+    const plan = await planSnapshot(this.dir, this.#index ?? new Map(), this.#ignored, scopes, { mode: this.#mode, hasher });
+    const { walkMs, diffMs, walked } = plan.timings;
     if (plan.items.length === 0) {
       this.#index = plan.next;
+      this.#logger.debug("snapshot: no changes", { walked, walkMs: Math.round(walkMs), diffMs: Math.round(diffMs) });
       return undefined;
     }
+    const hashes = new Map<string, string>();
     const entries = planEntries(this.dir, plan.items, {
       ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
       skipped: (p) => this.#logger.debug("not snapshotting a socket", { path: p }),
+      hasher, hashes,
     });
+    const t0 = performance.now();
     const blob = await writeLayer(entries, { dir: this.#tmpDir, compression: opts.compression, ...(opts.level !== undefined ? { level: opts.level } : {}) });
+    const tarMs = performance.now() - t0;
+    for (const [p, h] of hashes) {
+      const rec = plan.next.get(p);
+      if (rec && (rec.mode & S_IFMT) === S_IFREG) rec.hash = h;
+    }
     this.#index = plan.next;
     await this.#tickPast();
-    this.#logger.debug("snapshot written", { entries: plan.items.length, digest: blob.digest, size: blob.size });
+    this.#logger.debug("snapshot written", {
+      entries: plan.items.length, walked, walkMs: Math.round(walkMs), diffMs: Math.round(diffMs),
+      tarAndCompressMs: Math.round(tarMs), digest: blob.digest, size: blob.size,
+    });
     return fileLayer({ path: blob.path, mediaType: opts.mediaType, digest: blob.digest, size: blob.size, diffID: blob.diffID });
   }
 
@@ -95,7 +201,7 @@ export class RootFS {
       // Resolved in the root: an absolute symlink on the way must not lead the walk to host files.
       // A symlink named itself is scanned both as the link and as what it points to.
       for (const r of new Set([resolveInRoot(this.dir, n, false), resolveInRoot(this.dir, n, true)])) {
-        if (!underAny(r, this.#ignore)) out.add(r);
+        if (!this.#ignored(r)) out.add(r);
       }
     }
     return [...out];

@@ -3,10 +3,12 @@
 // top-most path, sorted names, hardlinks inside the layer as link entries.
 import { createReadStream } from "node:fs";
 import type { TarEntry, TarHeader } from "../layer/mod.ts";
+import type { ContentHasher } from "./content-hash.ts";
 import {
-  type FileIndex, type StatRecord, isDir, sameRecord, statPath, walkInto,
+  type FileIndex, type SnapshotMode, type StatRecord, isDir, sameContentMeta, statChanged, statPath, walkInto,
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "./index.ts";
+import { getXattrs } from "./xattr.ts";
 import { ancestors, baseOf, hostPath, joinRoot, parentOf, underAny } from "./paths.ts";
 
 export type PlanItem =
@@ -18,6 +20,7 @@ export interface SnapshotPlan {
   items: PlanItem[];
   /** The index after this snapshot. */
   next: FileIndex;
+  timings: { walkMs: number; diffMs: number; walked: number };
 }
 
 function tarName(item: PlanItem): string {
@@ -27,20 +30,50 @@ function tarName(item: PlanItem): string {
 // Plain code-unit order: deterministic across locales, and a parent sorts before its children.
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+export interface PlanOptions {
+  mode: SnapshotMode;
+  hasher: ContentHasher;
+}
+
+// `full` mode: a stat change with equal mode, owner, mtime and size is a change only if the
+// content (or an xattr) differs, which the hash recorded when the file last streamed past tells.
+async function settle(root: string, p: string, old: StatRecord, rec: StatRecord, hasher: ContentHasher): Promise<boolean> {
+  if (!sameContentMeta(old, rec)) return true;
+  if ((rec.mode & S_IFMT) !== S_IFREG) return false;
+  if (old.hash === undefined) return true;
+  const host = hostPath(root, p);
+  let now: string;
+  try {
+    now = await hasher.file(host, getXattrs(host));
+  } catch {
+    return true; // vanished or unreadable: let the writer decide
+  }
+  if (now !== old.hash) return true;
+  rec.hash = old.hash;
+  return false;
+}
+
 /** Works out what changed under `scopes` (root paths; ["/"] for the whole tree) since `baseline`. */
-export function planSnapshot(root: string, baseline: FileIndex, ignore: readonly string[], scopes: readonly string[]): SnapshotPlan {
+export async function planSnapshot(
+  root: string, baseline: FileIndex, ignored: (p: string) => boolean, scopes: readonly string[], opts: PlanOptions,
+): Promise<SnapshotPlan> {
+  const t0 = performance.now();
   const current: FileIndex = new Map();
-  for (const s of scopes) walkInto(root, s, ignore, current);
+  for (const s of scopes) walkInto(root, s, ignored, current);
+  const t1 = performance.now();
   const fresh = (p: string) => current.get(p) ?? statPath(root, p);
 
   const changed: string[] = [];
   for (const [p, rec] of current) {
     const old = baseline.get(p);
-    if (!old || !sameRecord(old, rec)) changed.push(p);
+    if (!old) changed.push(p);
+    else if (!statChanged(opts.mode, old, rec)) rec.hash = old.hash;
+    else if (opts.mode !== "full" || (await settle(root, p, old, rec, opts.hasher))) changed.push(p);
   }
   const deleted: string[] = [];
   for (const p of baseline.keys()) {
-    if (!current.has(p) && underAny(p, scopes)) deleted.push(p);
+    // Paths ignored since the baseline (a VOLUME declared meanwhile) are not deletions.
+    if (!current.has(p) && underAny(p, scopes) && !ignored(p)) deleted.push(p);
   }
   // A deleted path needs its own whiteout only when its parent is still a directory; otherwise
   // the parent's whiteout (or the non-directory replacing it) already hides it.
@@ -69,7 +102,7 @@ export function planSnapshot(root: string, baseline: FileIndex, ignore: readonly
     ...whiteouts.map((path) => ({ kind: "whiteout" as const, path })),
   ];
   items.sort((a, b) => byName(tarName(a), tarName(b)));
-  return { items, next };
+  return { items, next, timings: { walkMs: t1 - t0, diffMs: performance.now() - t1, walked: current.size } };
 }
 
 async function* fileBody(host: string): AsyncGenerator<Uint8Array> {
@@ -89,6 +122,18 @@ export interface EntryOptions {
   sourceDateEpoch?: number;
   /** Called for paths that cannot go into a tar (sockets). */
   skipped?: (path: string) => void;
+  hasher: ContentHasher;
+  /** Filled with root path -> content hash of each regular file written. */
+  hashes: Map<string, string>;
+}
+
+async function* hashedBody(host: string, hasher: ContentHasher, xattrs: Record<string, Uint8Array>, done: (h: string) => void): AsyncGenerator<Uint8Array> {
+  hasher.begin();
+  for await (const chunk of fileBody(host)) {
+    hasher.update(chunk);
+    yield chunk;
+  }
+  done(hasher.end(xattrs));
 }
 
 /** The plan as tar entries; file bodies are opened only when the writer reaches them. */
@@ -105,7 +150,12 @@ export async function* planEntries(root: string, items: readonly PlanItem[], opt
     }
     const { path, rec } = item;
     const ms = Number(rec.mtimeNs / 1_000_000n);
-    const base = { name: path, mode: rec.mode & 0o7777, uid: rec.uid, gid: rec.gid, mtime: new Date(clampMs !== undefined ? Math.min(ms, clampMs) : ms) };
+    const host = hostPath(root, path);
+    const xattrs = getXattrs(host);
+    const base = {
+      name: path, mode: rec.mode & 0o7777, uid: rec.uid, gid: rec.gid, mtime: new Date(clampMs !== undefined ? Math.min(ms, clampMs) : ms),
+      ...(Object.keys(xattrs).length ? { xattrs } : {}),
+    };
     let header: TarHeader;
     let body: TarEntry["body"];
     switch (rec.mode & S_IFMT) {
@@ -117,11 +167,13 @@ export async function* planEntries(root: string, items: readonly PlanItem[], opt
         const first = rec.nlink > 1 ? firstName.get(key) : undefined;
         if (first !== undefined) {
           header = { ...base, type: "link", linkname: first };
+          const h = opts.hashes.get(first);
+          if (h !== undefined) opts.hashes.set(path, h);
           break;
         }
         if (rec.nlink > 1) firstName.set(key, path);
         header = { ...base, type: "file", size: Number(rec.size) };
-        body = fileBody(hostPath(root, path));
+        body = hashedBody(host, opts.hasher, xattrs, (h) => opts.hashes.set(path, h));
         break;
       }
       case S_IFLNK:
