@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { isAbsolute, resolve } from "node:path";
 import type { BuildOptionsInput, Logger, LogFormat, Level } from "../mod.ts";
-import { parsePlatform, parseLevel } from "../mod.ts";
+import { credentialsFromEnv, parsePlatform, parseLevel } from "../mod.ts";
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -42,9 +42,8 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
-  "registry-mirror", "registry-map", "skip-default-registry-fallback", "registry-client-cert", "use-new-run", "cache-copy-layers",
-  "git", "force-build-metadata", "push-ignore-immutable-tag-errors", "skip-push-permission-check",
+  "single-snapshot", "reproducible", "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
+  "use-new-run", "cache-copy-layers", "git", "force-build-metadata", "image-fs-extract-retry",
 ]);
 
 export function executorCommand(): Command {
@@ -145,6 +144,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   };
   const snapshotMode = o.snapshotMode;
   if (!["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
+  if (snapshotMode !== "full") warnings.push(`--snapshot-mode=${snapshotMode} is not implemented yet; using full`);
   if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
   let level: Level;
   try { level = parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
@@ -155,10 +155,6 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : flag("whitelist-var-run", true);
   if (ignoreVarRun) ignorePaths.push("/var/run");
   const compressionLevel = int("compression-level");
-  // kaniko applies the level only when > 0; above the codec's range it is an error, not a silent clamp.
-  const maxLevel = compression === "gzip" ? 9 : 22;
-  if (compressionLevel > maxLevel) throw new FlagError(`--compression-level ${compressionLevel}: ${compression} levels are 1-${maxLevel}`);
-  const sourceDateEpoch = epochFromEnv(env.SOURCE_DATE_EPOCH);
   const dockerfile = o.dockerfile;
   return {
     options: {
@@ -184,17 +180,18 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
         skipTlsVerifyPull: flag("skip-tls-verify-pull"),
         skipTlsVerifyRegistries: o.skipTlsVerifyRegistry ?? [],
         certificates: keyValues("registry-certificate", o.registryCertificate),
+        clientCerts: clientCerts(o.registryClientCert),
+        registryMap: registryMap(o.registryMap, o.registryMirror, env),
+        skipDefaultRegistryFallback: flag("skip-default-registry-fallback"),
+        ignoreImmutableTagErrors: flag("push-ignore-immutable-tag-errors"),
+        skipPushPermissionCheck: flag("skip-push-permission-check"),
+        envCredentials: credentialsFromEnv(env),
         dockerConfigDir: env.DOCKER_CONFIG ?? (env.HOME ? `${env.HOME}/.docker` : undefined),
         pushRetry: int("push-retry"),
         imageDownloadRetry: int("image-download-retry"),
       },
       compression,
       ...(compressionLevel > 0 ? { compressionLevel } : {}),
-      snapshotMode,
-      singleSnapshot: flag("single-snapshot"),
-      reproducible: flag("reproducible"),
-      ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
-      imageFsExtractRetry: int("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       ignorePaths,
     },
@@ -204,11 +201,39 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   };
 }
 
-/** SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: whole seconds; empty means unset. */
-function epochFromEnv(v: string | undefined): number | undefined {
-  if (v === undefined || v === "") return undefined;
-  if (!/^\d+$/.test(v)) throw new FlagError(`SOURCE_DATE_EPOCH="${v}" is not a whole number of seconds since 1970`);
-  return Number(v);
+/** --registry-client-cert REGISTRY=CERT,KEY (repeatable). */
+function clientCerts(items: string[] = []): Record<string, { cert: string; key: string }> {
+  const out: Record<string, { cert: string; key: string }> = {};
+  for (const [registry, v] of Object.entries(keyValues("registry-client-cert", items))) {
+    const parts = v.split(",");
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new FlagError(`--registry-client-cert "${registry}=${v}" must be REGISTRY=CERT_PATH,KEY_PATH`);
+    out[registry] = { cert: parts[0], key: parts[1] };
+  }
+  return out;
+}
+
+/**
+ * --registry-map REGISTRY=MIRROR[;REGISTRY=MIRROR|;MIRROR] (repeatable, a bare MIRROR after ";" adds to the previous
+ * registry) plus KANIKO_REGISTRY_MAP in the same syntax; --registry-mirror and KANIKO_REGISTRY_MIRROR (";"-separated)
+ * are mirrors of Docker Hub. Mirrors keep the order given: flags first, then the environment.
+ */
+function registryMap(maps: string[] = [], mirrors: string[] = [], env: Record<string, string | undefined>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (k: string, v: string) => (out[k] ??= []).push(v);
+  const fromMap = (text: string, source: string) => {
+    let last: string | undefined;
+    for (const item of text.split(";").map((s) => s.trim()).filter(Boolean)) {
+      const i = item.indexOf("=");
+      if (i === 0 || i === item.length - 1 || (i < 0 && !last)) throw new FlagError(`${source} "${text}": each entry must be REGISTRY=MIRROR[/PREFIX]`);
+      if (i > 0) last = item.slice(0, i);
+      add(last!, i > 0 ? item.slice(i + 1) : item);
+    }
+  };
+  for (const m of maps) fromMap(m, "--registry-map");
+  if (env.KANIKO_REGISTRY_MAP) fromMap(env.KANIKO_REGISTRY_MAP, "KANIKO_REGISTRY_MAP");
+  const hub = [...mirrors, ...(env.KANIKO_REGISTRY_MIRROR ?? "").split(";")].flatMap((m) => m.split(";")).map((m) => m.trim()).filter(Boolean);
+  for (const m of hub) add("index.docker.io", m);
+  return out;
 }
 
 function camel(name: string): string {

@@ -1,0 +1,39 @@
+// The registry flags and environment variables as parseExecutorArgs turns them into BuildOptions.
+import { expect, test } from "bun:test";
+import { FlagError, parseExecutorArgs } from "./flags.ts";
+
+const parse = (argv: string[], env: Record<string, string> = {}) => parseExecutorArgs(["--no-push", ...argv], env, "/").options.registry!;
+
+test("--registry-map entries, ';' lists and KANIKO_REGISTRY_MAP keep their order; mirrors go to Docker Hub", () => {
+  const r = parse(
+    ["--registry-map", "gcr.io=m1.example.com;m2.example.com/gcr", "--registry-map", "quay.io=m3:5000", "--registry-mirror", "hub1.example.com"],
+    { KANIKO_REGISTRY_MAP: "gcr.io=m4;quay.io=m5", KANIKO_REGISTRY_MIRROR: "hub2.example.com;hub3.example.com" },
+  );
+  expect(r.registryMap).toEqual({
+    "gcr.io": ["m1.example.com", "m2.example.com/gcr", "m4"],
+    "quay.io": ["m3:5000", "m5"],
+    "index.docker.io": ["hub1.example.com", "hub2.example.com", "hub3.example.com"],
+  });
+});
+
+test("--registry-client-cert is REGISTRY=CERT,KEY", () => {
+  expect(parse(["--registry-client-cert", "reg:5000=/c.pem,/k.pem"]).clientCerts).toEqual({ "reg:5000": { cert: "/c.pem", key: "/k.pem" } });
+  expect(() => parse(["--registry-client-cert", "reg=/c.pem"])).toThrow(FlagError);
+  expect(() => parse(["--registry-map", "gcr.io"])).toThrow(/REGISTRY=MIRROR/);
+});
+
+test("booleans, split retries and environment credentials", () => {
+  const r = parse(
+    ["--skip-default-registry-fallback", "--push-ignore-immutable-tag-errors", "--skip-push-permission-check=true", "--push-retry", "4", "--image-download-retry=2"],
+    { CI_REGISTRY: "registry.gitlab.com", CI_REGISTRY_USER: "gitlab-ci-token", CI_REGISTRY_PASSWORD: "t" },
+  );
+  expect(r).toMatchObject({ skipDefaultRegistryFallback: true, ignoreImmutableTagErrors: true, skipPushPermissionCheck: true, pushRetry: 4, imageDownloadRetry: 2 });
+  expect(r.envCredentials).toEqual({ "registry.gitlab.com": { username: "gitlab-ci-token", password: "t" } });
+  const d = parse([]);
+  expect(d).toMatchObject({ skipDefaultRegistryFallback: false, ignoreImmutableTagErrors: false, skipPushPermissionCheck: false, registryMap: {} });
+});
+
+test("the registry flags no longer warn that they do nothing", () => {
+  const { warnings } = parseExecutorArgs(["--no-push", "--registry-mirror", "m", "--skip-push-permission-check", "--push-ignore-immutable-tag-errors"], {}, "/");
+  expect(warnings).toEqual([]);
+});
