@@ -42,8 +42,8 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "single-snapshot", "reproducible", "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
-  "use-new-run", "cache-copy-layers", "git", "force-build-metadata", "image-fs-extract-retry",
+  "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
+  "use-new-run", "cache-copy-layers", "git", "force-build-metadata",
 ]);
 
 export function executorCommand(): Command {
@@ -144,7 +144,6 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   };
   const snapshotMode = o.snapshotMode;
   if (!["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
-  if (snapshotMode !== "full") warnings.push(`--snapshot-mode=${snapshotMode} is not implemented yet; using full`);
   if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
   let level: Level;
   try { level = parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
@@ -155,6 +154,10 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : flag("whitelist-var-run", true);
   if (ignoreVarRun) ignorePaths.push("/var/run");
   const compressionLevel = int("compression-level");
+  // kaniko applies the level only when > 0; above the codec's range it is an error, not a silent clamp.
+  const maxLevel = compression === "gzip" ? 9 : 22;
+  if (compressionLevel > maxLevel) throw new FlagError(`--compression-level ${compressionLevel}: ${compression} levels are 1-${maxLevel}`);
+  const sourceDateEpoch = epochFromEnv(env.SOURCE_DATE_EPOCH);
   const dockerfile = o.dockerfile;
   return {
     options: {
@@ -192,6 +195,11 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       },
       compression,
       ...(compressionLevel > 0 ? { compressionLevel } : {}),
+      snapshotMode,
+      singleSnapshot: flag("single-snapshot"),
+      reproducible: flag("reproducible"),
+      ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
+      imageFsExtractRetry: int("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       ignorePaths,
     },
@@ -199,6 +207,13 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
     force: flag("force"),
     warnings,
   };
+}
+
+/** SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: whole seconds; empty means unset. */
+function epochFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new FlagError(`SOURCE_DATE_EPOCH="${v}" is not a whole number of seconds since 1970`);
+  return Number(v);
 }
 
 /** --registry-client-cert REGISTRY=CERT,KEY (repeatable). */
@@ -233,6 +248,39 @@ function registryMap(maps: string[] = [], mirrors: string[] = [], env: Record<st
   if (env.KANIKO_REGISTRY_MAP) fromMap(env.KANIKO_REGISTRY_MAP, "KANIKO_REGISTRY_MAP");
   const hub = [...mirrors, ...(env.KANIKO_REGISTRY_MIRROR ?? "").split(";")].flatMap((m) => m.split(";")).map((m) => m.trim()).filter(Boolean);
   for (const m of hub) add("index.docker.io", m);
+  return out;
+}
+
+/**
+ * --secret as `docker buildx build --secret` reads it: id=ID plus src=PATH (a file) or env=VAR, type=file|env; the id
+ * defaults to the file's base name; with neither src nor env, the variable named ID if set, else the file ID.
+ * Env values are read here (nothing below cli/ reads the environment); files are read when a RUN mounts them.
+ */
+function parseSecrets(items: string[] = [], env: Record<string, string | undefined>, cwd: string): Record<string, SecretSource> {
+  const out: Record<string, SecretSource> = {};
+  for (const item of items) {
+    const f: Record<string, string> = {};
+    for (const field of item.split(",")) {
+      const i = field.indexOf("=");
+      const key = (i < 0 ? field : field.slice(0, i)).trim().toLowerCase();
+      if (!["id", "src", "source", "env", "type"].includes(key) || i < 0) throw new FlagError(`--secret "${item}": unexpected field "${field}" (use id=ID,src=PATH or id=ID,env=VAR)`);
+      f[key === "source" ? "src" : key] = field.slice(i + 1);
+    }
+    if (f.type !== undefined && f.type !== "file" && f.type !== "env") throw new FlagError(`--secret "${item}": type must be file or env`);
+    const id = f.id ?? (f.src !== undefined ? basename(f.src) : "");
+    if (!id) throw new FlagError(`--secret "${item}": give the secret an id (id=ID)`);
+    const fromEnv = f.type === "env" || (f.type === undefined && f.src === undefined && (f.env !== undefined || env[id] !== undefined));
+    if (fromEnv) {
+      const name = f.env ?? f.src ?? id;
+      const value = env[name];
+      if (value === undefined) throw new FlagError(`--secret id=${id}: environment variable ${name} is not set`);
+      out[id] = { value };
+    } else {
+      const file = resolve(cwd, f.src ?? id);
+      if (!existsSync(file)) throw new FlagError(`--secret id=${id}: file ${file} does not exist`);
+      out[id] = { file };
+    }
+  }
   return out;
 }
 

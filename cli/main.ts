@@ -1,12 +1,13 @@
 #!/usr/bin/env bun
 // The only code that reads argv and the environment, prints, and sets the exit code.
 // Dispatch: executor (default) | warmer (also when started as "warmer") | version | the RUN sandbox helper.
-import { basename, resolve, isAbsolute } from "node:path";
+import { basename, resolve, isAbsolute, join } from "node:path";
 import { existsSync } from "node:fs";
 import {
   build, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError,
 } from "../mod.ts";
 import { parseExecutorArgs, executorCommand, FlagError } from "./flags.ts";
+import { chooseMode, extraCaFiles, ModeError, realSurroundings } from "./mode.ts";
 
 /** How to start this same program again (for the sandbox helper): compiled binary, or bun + this script. */
 function selfCommand(): string[] {
@@ -37,6 +38,22 @@ async function executor(args: string[]): Promise<number> {
   const logger = createLogger(parsed.log);
   for (const w of parsed.warnings) logger.warn(w);
   const o = parsed.options;
+  let mode: "isolated" | "in-place";
+  try {
+    mode = chooseMode({ force: parsed.force, ...(parsed.isolation ? { isolation: parsed.isolation } : {}) }, realSurroundings(process.env));
+  } catch (e) {
+    if (e instanceof ModeError) {
+      logger.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
+  // In-place, kiln's own files (binary, loader, CA certs, config.json) live in the kaniko dir.
+  const kanikoDir = mode === "in-place" ? (o.workDir ??= "/kaniko") : o.workDir;
+  const registry = { ...o.registry };
+  if (mode === "in-place" && !process.env.DOCKER_CONFIG) registry.dockerConfigDir = join(kanikoDir!, ".docker");
+  const caFiles = extraCaFiles(mode === "in-place" ? kanikoDir : undefined, process.env);
+  if (caFiles.length) registry.caFiles = caFiles;
   // kaniko resolves a relative Dockerfile against the current directory first, then the context.
   if (o.dockerfile && !isAbsolute(o.dockerfile) && !/^https?:\/\//.test(o.dockerfile) && existsSync(o.dockerfile)) {
     o.dockerfile = resolve(o.dockerfile);
@@ -44,7 +61,8 @@ async function executor(args: string[]): Promise<number> {
   try {
     const result = await build({
       ...o,
-      registry: { ...o.registry },
+      mode,
+      registry,
       selfCommand: selfCommand(),
       logger,
       stdout: (c) => process.stdout.write(c),

@@ -14,6 +14,7 @@ import { BuildError } from "./errors.ts";
 import { findStage, neededStages, targetStage } from "./plan.ts";
 import { buildStage, type StageResult } from "./stage.ts";
 import { writeOutputs } from "./outputs.ts";
+import { finishInPlace, InPlaceRoot } from "./inplace.ts";
 import { PROXY_ARGS } from "../instructions/mod.ts";
 
 export interface BuildResult {
@@ -36,7 +37,14 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
     const df = parseDockerfile(readFileSync(dockerfilePath, "utf8"), { file: options.dockerfile });
     for (const w of df.warnings) log.warn(`${df.file}:${w.line}: ${w.message} (${w.rule})`);
     const ctx = await openContext(options.context, { contextSubPath: options.contextSubPath, dockerfilePath });
-    return await runBuild(df, options, workDir, ctx);
+    const inPlace = options.mode === "in-place"
+      ? InPlaceRoot.open({ workDir, contextDir: ctx.dir, extraIgnorePaths: options.ignorePaths, logger: log, tmpDir: join(workDir, "tmp") })
+      : undefined;
+    try {
+      return await runBuild(df, options, workDir, ctx, inPlace);
+    } finally {
+      if (inPlace) await finishInPlace(inPlace, { cleanup: options.cleanup, workDir });
+    }
   } finally {
     await buildContext.cleanup();
     if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
@@ -56,7 +64,7 @@ function definedArgs(buildArgs: Record<string, string | undefined>): Record<stri
   return Object.fromEntries(Object.entries(buildArgs).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, buildContext: Awaited<ReturnType<typeof openContext>>): Promise<BuildResult> {
+async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, buildContext: Awaited<ReturnType<typeof openContext>>, inPlace?: InPlaceRoot): Promise<BuildResult> {
   const log = options.logger;
   const metaArgs = resolveMetaArgs(df, definedArgs(options.buildArgs), platformArgs(options.platform));
   const baseOf = (s: Stage) => resolveStageBase(s, metaArgs, { escape: df.escape, file: df.file });
@@ -74,6 +82,7 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
     skipTlsVerifyPull: options.registry.skipTlsVerifyPull,
     skipTlsVerifyRegistries: options.registry.skipTlsVerifyRegistries,
     certificates: options.registry.certificates,
+    ...(options.registry.caFiles ? { caFiles: options.registry.caFiles } : {}),
     clientCerts: options.registry.clientCerts,
     registryMap: options.registry.registryMap,
     skipDefaultRegistryFallback: options.registry.skipDefaultRegistryFallback,
@@ -90,6 +99,23 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
 
   const results = new Map<number, StageResult>();
   const imageRoots = new Map<string, Promise<string>>();
+  // In-place, "/" holds only the stage being built: an earlier stage's files for COPY --from are unpacked
+  // from its layers into the kaniko dir, once.
+  const stageCopies = new Map<number, Promise<string>>();
+  const stageCopy = (index: number, img: Image): Promise<string> => {
+    let p = stageCopies.get(index);
+    if (!p) {
+      p = (async () => {
+        const dir = join(workDir, "stages", String(index));
+        mkdirSync(dir, { recursive: true });
+        const fs = new RootFS(dir, { logger: log, tmpDir: join(workDir, "tmp") });
+        for (const l of img.layers) await fs.apply(l);
+        return dir;
+      })();
+      stageCopies.set(index, p);
+    }
+    return p;
+  };
   const pullImage = async (ref: string, platform = options.platform) => {
     log.info(`Retrieving image ${ref}`);
     return (await registry().pull(ref, platform)).image;
@@ -99,7 +125,7 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
     if (dep) {
       const r = results.get(dep.index);
       if (!r) throw new BuildError(`COPY --from=${from}: stage ${dep.index} was not built`);
-      return r.root();
+      return inPlace ? stageCopy(dep.index, r.image) : r.root();
     }
     // An image reference: unpack it once into a root of its own.
     let p = imageRoots.get(from);
@@ -140,7 +166,7 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
       }
     }
     results.set(index, await buildStage({
-      df, stage, base, baseRoot, options, workDir, buildContext, metaArgs, fromRoot: fromRoot(index),
+      df, stage, base, baseRoot, options, workDir, buildContext, metaArgs, fromRoot: fromRoot(index), inPlace,
     }));
   }
   const image = results.get(target.index)!.image;

@@ -40,12 +40,25 @@ export interface BuildOptions {
     skipPushPermissionCheck: boolean;
     /** registry -> credentials the CLI found in the environment (GitLab CI, DOCKER_<host>_USR/_PSW) */
     envCredentials: Record<string, { username: string; password: string }>;
+    /** PEM files of CAs trusted for every registry besides the built-in roots (/kaniko/ssl/certs, SSL_CERT_DIR). */
+    caFiles?: string[];
     dockerConfigDir?: string;
     pushRetry: number;
     imageDownloadRetry: number;
   };
   compression: "gzip" | "zstd";
+  /** The codec's own scale (gzip 1-9, zstd 1-22); undefined = the codec default kaniko uses. */
   compressionLevel?: number;
+  /** How a step's changes are found: `full` (stat, then content), `redo` (mode/size/owner/mtime), `time` (mtime). */
+  snapshotMode: "full" | "redo" | "time";
+  /** One layer per stage, taken after its last step. */
+  singleSnapshot: boolean;
+  /** Zero timestamps in new layers and the config; base layers keep their bytes. */
+  reproducible: boolean;
+  /** SOURCE_DATE_EPOCH (seconds): new layers' mtimes are clamped to it and `created` is set to it. */
+  sourceDateEpoch?: number;
+  /** Retries when applying a base layer fails. */
+  imageFsExtractRetry: number;
   /** Working directory for build roots and layer files; a temp dir removed after the build when unset. */
   workDir?: string;
   /**
@@ -79,6 +92,10 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     platform: hostPlatform(),
     labels: {},
     compression: "gzip",
+    snapshotMode: "full",
+    singleSnapshot: false,
+    reproducible: false,
+    imageFsExtractRetry: 0,
     ignorePaths: [],
     logger: silentLogger,
     mode: "isolated",
