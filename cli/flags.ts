@@ -209,6 +209,13 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   };
 }
 
+/** SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: whole seconds; empty means unset. */
+function epochFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new FlagError(`SOURCE_DATE_EPOCH="${v}" is not a whole number of seconds since 1970`);
+  return Number(v);
+}
+
 /** --registry-client-cert REGISTRY=CERT,KEY (repeatable). */
 function clientCerts(items: string[] = []): Record<string, { cert: string; key: string }> {
   const out: Record<string, { cert: string; key: string }> = {};
@@ -244,11 +251,37 @@ function registryMap(maps: string[] = [], mirrors: string[] = [], env: Record<st
   return out;
 }
 
-/** SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: whole seconds; empty means unset. */
-function epochFromEnv(v: string | undefined): number | undefined {
-  if (v === undefined || v === "") return undefined;
-  if (!/^\d+$/.test(v)) throw new FlagError(`SOURCE_DATE_EPOCH="${v}" is not a whole number of seconds since 1970`);
-  return Number(v);
+/**
+ * --secret as `docker buildx build --secret` reads it: id=ID plus src=PATH (a file) or env=VAR, type=file|env; the id
+ * defaults to the file's base name; with neither src nor env, the variable named ID if set, else the file ID.
+ * Env values are read here (nothing below cli/ reads the environment); files are read when a RUN mounts them.
+ */
+function parseSecrets(items: string[] = [], env: Record<string, string | undefined>, cwd: string): Record<string, SecretSource> {
+  const out: Record<string, SecretSource> = {};
+  for (const item of items) {
+    const f: Record<string, string> = {};
+    for (const field of item.split(",")) {
+      const i = field.indexOf("=");
+      const key = (i < 0 ? field : field.slice(0, i)).trim().toLowerCase();
+      if (!["id", "src", "source", "env", "type"].includes(key) || i < 0) throw new FlagError(`--secret "${item}": unexpected field "${field}" (use id=ID,src=PATH or id=ID,env=VAR)`);
+      f[key === "source" ? "src" : key] = field.slice(i + 1);
+    }
+    if (f.type !== undefined && f.type !== "file" && f.type !== "env") throw new FlagError(`--secret "${item}": type must be file or env`);
+    const id = f.id ?? (f.src !== undefined ? basename(f.src) : "");
+    if (!id) throw new FlagError(`--secret "${item}": give the secret an id (id=ID)`);
+    const fromEnv = f.type === "env" || (f.type === undefined && f.src === undefined && (f.env !== undefined || env[id] !== undefined));
+    if (fromEnv) {
+      const name = f.env ?? f.src ?? id;
+      const value = env[name];
+      if (value === undefined) throw new FlagError(`--secret id=${id}: environment variable ${name} is not set`);
+      out[id] = { value };
+    } else {
+      const file = resolve(cwd, f.src ?? id);
+      if (!existsSync(file)) throw new FlagError(`--secret id=${id}: file ${file} does not exist`);
+      out[id] = { file };
+    }
+  }
+  return out;
 }
 
 function camel(name: string): string {

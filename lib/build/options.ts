@@ -40,6 +40,8 @@ export interface BuildOptions {
     skipPushPermissionCheck: boolean;
     /** registry -> credentials the CLI found in the environment (GitLab CI, DOCKER_<host>_USR/_PSW) */
     envCredentials: Record<string, { username: string; password: string }>;
+    /** PEM files of CAs trusted for every registry besides the built-in roots (/kaniko/ssl/certs, SSL_CERT_DIR). */
+    caFiles?: string[];
     dockerConfigDir?: string;
     pushRetry: number;
     imageDownloadRetry: number;
