@@ -42,7 +42,7 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl", "cleanup",
+  "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl",
   "use-new-run", "cache-copy-layers", "git", "force-build-metadata",
 ]);
 
@@ -82,6 +82,7 @@ export function executorCommand(): Command {
     .option("--customPlatform <platform>", "deprecated alias of --custom-platform")
     .option("--tarPath <path>", "deprecated alias of --tar-path")
     .option("--kaniko-dir <dir>", "kiln's working directory")
+    .option("--isolation <mode>", "how stages are built: isolated (own build root, RUN in a namespace sandbox) or in-place (root at /, kaniko's model; the default in the executor image)")
     .option("--cache-repo <repo>", "layer cache repository")
     .option("--cache-dir <dir>", "base image cache directory", "/cache")
     .option("--cache-ttl <duration>", "cache entry lifetime", "336h")
@@ -98,6 +99,8 @@ export interface ParsedExecutor {
   options: Omit<BuildOptionsInput, "selfCommand" | "logger">;
   log: { level: Level; format: LogFormat; timestamp: boolean };
   force: boolean;
+  /** --isolation; undefined = decided by where kiln runs (cli/mode.ts). */
+  isolation?: "isolated" | "in-place";
   /** Warnings to print once a logger exists. */
   warnings: string[];
 }
@@ -202,9 +205,11 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       imageFsExtractRetry: int("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       ignorePaths,
+      cleanup: flag("cleanup"),
     },
     log: { level, format: o.logFormat, timestamp: flag("log-timestamp") },
     force: flag("force"),
+    ...(o.isolation !== undefined ? { isolation: isolationFlag(o.isolation) } : {}),
     warnings,
   };
 }
@@ -287,6 +292,11 @@ function parseSecrets(items: string[] = [], env: Record<string, string | undefin
 function camel(name: string): string {
   if (name === "no-push") return "push";
   return name.replace(/-([a-z])/g, (_, ch) => ch.toUpperCase());
+}
+
+function isolationFlag(v: string): "isolated" | "in-place" {
+  if (v !== "isolated" && v !== "in-place") throw new FlagError(`--isolation "${v}": use isolated or in-place`);
+  return v;
 }
 
 export type { Logger };
