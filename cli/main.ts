@@ -80,7 +80,8 @@ async function executor(args: string[]): Promise<number> {
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   if (argv[0] === HELPER_SUBCOMMAND) sandboxHelperMain();
-  const invokedAs = basename(process.argv[1] && !process.argv[1].startsWith("/$bunfs/") ? process.argv[1] : process.execPath);
+  // Compiled, the name it was started by is argv0 (execPath resolves the /kaniko/warmer symlink to the executor).
+  const invokedAs = basename(process.argv[1] && !process.argv[1].startsWith("/$bunfs/") ? process.argv[1] : process.argv0 || process.execPath);
   if (argv[0] === "warmer" || invokedAs === "warmer") {
     process.stderr.write("kiln: the warmer is not implemented yet\n");
     return 1;
