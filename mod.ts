@@ -2,7 +2,7 @@
 export { build, resolveOptions, BuildError, type BuildOptions, type BuildOptionsInput, type BuildResult } from "./lib/build/mod.ts";
 export { parseDockerfile, DockerfileError } from "./lib/dockerfile/mod.ts";
 export { runIsolated, sandboxHelperMain, HELPER_SUBCOMMAND } from "./lib/sandbox/mod.ts";
-export { RunFailedError } from "./lib/instructions/mod.ts";
+export { RunFailedError, type SecretSource } from "./lib/instructions/mod.ts";
 export { createLogger, parseLevel, type Logger, type Level, type LogFormat } from "./lib/log/mod.ts";
 export { parsePlatform, parseReference, type Image, type Platform } from "./lib/image/mod.ts";
 export { RegistryClient, RegistryError, credentialsFromEnv } from "./lib/registry/mod.ts";

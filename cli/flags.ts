@@ -1,7 +1,8 @@
 // kaniko-compatible flags (pflag style: --flag=value, --flag value, bare booleans, repeatable lists) -> BuildOptions.
 import { Command, Option } from "commander";
-import { isAbsolute, resolve } from "node:path";
-import type { BuildOptionsInput, Logger, LogFormat, Level } from "../mod.ts";
+import { basename, isAbsolute, resolve } from "node:path";
+import type { BuildOptionsInput, Logger, LogFormat, Level, SecretSource } from "../mod.ts";
+import { existsSync } from "node:fs";
 import { credentialsFromEnv, parsePlatform, parseLevel } from "../mod.ts";
 
 export class FlagError extends Error {
@@ -88,6 +89,7 @@ export function executorCommand(): Command {
     .option("--cache-ttl <duration>", "cache entry lifetime", "336h")
     .option("--ignore-path <path>", "path left out of snapshots (repeatable)", list)
     .option("--git <kv>", "git context options (repeatable)", list)
+    .option("--secret <spec>", "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)", list)
     .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
     .option("--log-format <format>", "text, color or json", "color")
     .option("--whitelist-var-run [bool]", "deprecated alias of --ignore-var-run");
@@ -204,6 +206,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
       imageFsExtractRetry: int("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
+      secrets: parseSecrets(o.secret, env, cwd),
       ignorePaths,
       cleanup: flag("cleanup"),
     },

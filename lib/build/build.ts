@@ -15,7 +15,7 @@ import { findStage, neededStages, targetStage } from "./plan.ts";
 import { buildStage, type StageResult } from "./stage.ts";
 import { writeOutputs } from "./outputs.ts";
 import { finishInPlace, InPlaceRoot } from "./inplace.ts";
-import { PROXY_ARGS } from "../instructions/mod.ts";
+import { MountResources, PROXY_ARGS } from "../instructions/mod.ts";
 
 export interface BuildResult {
   image: Image;
@@ -98,6 +98,8 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
   }
 
   const results = new Map<number, StageResult>();
+  // Cache mounts live in the work dir: kept across builds only when the user gave it (--kaniko-dir).
+  const runMounts = new MountResources({ cacheDir: join(workDir, "cache", "mounts"), tmpDir: join(workDir, "tmp"), secrets: options.secrets });
   const imageRoots = new Map<string, Promise<string>>();
   // In-place, "/" holds only the stage being built: an earlier stage's files for COPY --from are unpacked
   // from its layers into the kaniko dir, once.
@@ -166,7 +168,7 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
       }
     }
     results.set(index, await buildStage({
-      df, stage, base, baseRoot, options, workDir, buildContext, metaArgs, fromRoot: fromRoot(index), inPlace,
+      df, stage, base, baseRoot, options, workDir, buildContext, metaArgs, fromRoot: fromRoot(index), inPlace, runMounts,
     }));
   }
   const image = results.get(target.index)!.image;

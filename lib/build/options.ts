@@ -2,6 +2,7 @@
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { Platform } from "../image/mod.ts";
+import type { SecretSource } from "../instructions/mod.ts";
 import { hostPlatform } from "../image/mod.ts";
 
 export interface BuildOptions {
@@ -61,6 +62,8 @@ export interface BuildOptions {
   imageFsExtractRetry: number;
   /** Working directory for build roots and layer files; a temp dir removed after the build when unset. */
   workDir?: string;
+  /** --secret values for RUN --mount=type=secret, by id; never logged, never in the image. */
+  secrets: Record<string, SecretSource>;
   /**
    * `isolated`: each stage has its own build root and RUN runs in a namespace sandbox; `in-place`: the root is "/"
    * (kaniko's model; only inside the executor image, where the CLI selects it).
@@ -97,6 +100,7 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     reproducible: false,
     imageFsExtractRetry: 0,
     ignorePaths: [],
+    secrets: {},
     logger: silentLogger,
     mode: "isolated",
     cleanup: false,

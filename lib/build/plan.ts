@@ -14,6 +14,21 @@ export function findStage(df: Dockerfile, ref: string, before = df.stages.length
   return undefined;
 }
 
+/** Earlier stages `s` uses: its FROM, COPY --from and RUN --mount from= (names or indexes; images are not stages). */
+export function stageDeps(df: Dockerfile, s: Stage, baseOf: (s: Stage) => string): number[] {
+  const deps = new Set<number>();
+  const add = (ref: string | undefined) => {
+    const d = ref === undefined ? undefined : findStage(df, ref, s.index);
+    if (d) deps.add(d.index);
+  };
+  add(baseOf(s));
+  for (const instr of s.instructions) {
+    if (instr.kind === "COPY") add(instr.from);
+    if (instr.kind === "RUN") for (const m of instr.mounts) add(m.from);
+  }
+  return [...deps];
+}
+
 export function targetStage(df: Dockerfile, target?: string): Stage {
   if (df.stages.length === 0) throw new BuildError(`${df.file}: no FROM instruction: a Dockerfile must have at least one stage`);
   if (target === undefined) return df.stages[df.stages.length - 1];
@@ -34,14 +49,7 @@ export function neededStages(df: Dockerfile, target: Stage, baseOf: (s: Stage) =
   const visit = (s: Stage) => {
     if (need.has(s.index)) return;
     need.add(s.index);
-    const dep = findStage(df, baseOf(s), s.index);
-    if (dep) visit(dep);
-    for (const instr of s.instructions) {
-      if (instr.kind === "COPY" && instr.from !== undefined) {
-        const d = findStage(df, instr.from, s.index);
-        if (d) visit(d);
-      }
-    }
+    for (const d of stageDeps(df, s, baseOf)) visit(df.stages[d]);
   };
   visit(target);
   return [...need].sort((a, b) => a - b);

@@ -1,6 +1,7 @@
 // What steps may use besides the stage state: the build root, the sandbox and the sources for COPY.
 import type { Logger } from "../log/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
+import type { MountResources } from "./mounts.ts";
 
 export interface StepContext {
   /** The stage's build root on the host (created and filled with the base before a step that needs it runs). */
@@ -19,4 +20,6 @@ export interface StepContext {
   stderr?: (chunk: Uint8Array) => void;
   /** Where steps may make scratch files (heredoc sources). */
   tmpDir: string;
+  /** Cache directories and secrets behind RUN --mount (build-wide; absent where mounts cannot be offered). */
+  runMounts?: MountResources;
 }

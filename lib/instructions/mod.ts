@@ -12,6 +12,7 @@ export type { StageState, StepResult, Changes } from "./state.ts";
 export { lookupFor, envMap, setEnv, PROXY_ARGS } from "./state.ts";
 export { InstructionError, commandArgv } from "./metadata.ts";
 export { RunFailedError } from "./run.ts";
+export { MountResources, type SecretSource } from "./mounts.ts";
 
 /** Static facts per instruction, in one table. */
 export const traits: Record<Exclude<Instruction["kind"], "FROM">, { needsRootfs: boolean }> = {

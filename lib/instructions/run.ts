@@ -3,7 +3,8 @@ import type { RunInstruction } from "../dockerfile/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
 import { runInPlace, runIsolated } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
-import { commandArgv } from "./metadata.ts";
+import { prepareMounts } from "./mounts.ts";
+import { commandArgv, InstructionError } from "./metadata.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { envMap, PROXY_ARGS } from "./state.ts";
 
@@ -39,10 +40,24 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
   if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   ctx.logger.info(`RUN ${argv.join(" ")}`);
-  const code = await (ctx.inPlace ? runInPlace : runIsolated)(
-    { root: ctx.rootDir, argv, env: runEnv, cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups },
-    { selfCommand: ctx.selfCommand, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
-  );
+  const what = `RUN (line ${instr.line})`;
+  if (ctx.inPlace && (instr.mounts.length || instr.network === "none")) {
+    throw new InstructionError(`${what}: --mount and --network=none need the isolated mode (in place, they would change the real /)`);
+  }
+  // Mounts and env= secrets reach the command only: not the history entry, not the log line above.
+  const mounts = await prepareMounts(instr.mounts, rc.WorkingDir, ctx, what);
+  let code: number;
+  try {
+    code = await (ctx.inPlace ? runInPlace : runIsolated)(
+      {
+        root: ctx.rootDir, argv, env: [...runEnv, ...mounts.env], cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups,
+        mounts: mounts.mounts, ...(instr.network === "none" ? { network: "none" as const } : {}),
+      },
+      { selfCommand: ctx.selfCommand, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
+    );
+  } finally {
+    mounts.release();
+  }
   if (code !== 0) throw new RunFailedError(code, instr.line, script ?? JSON.stringify(argv));
   // BuildKit's history form: "RUN |N K=V ... <argv> # buildkit".
   const prefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(" ")} ` : "";

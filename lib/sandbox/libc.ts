@@ -9,6 +9,7 @@ const libc = dlopen("libc.so.6", {
   setgid: { args: [FFIType.u32], returns: FFIType.i32 },
   setuid: { args: [FFIType.u32], returns: FFIType.i32 },
   execve: { args: [FFIType.cstring, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  utimensat: { args: [FFIType.i32, FFIType.cstring, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
   __errno_location: { args: [], returns: FFIType.ptr },
 });
@@ -35,6 +36,16 @@ export function switchUser(uid: number, gid: number, groups: number[]): void {
   check("setgroups", libc.symbols.setgroups(groups.length ? groups.length : 1, ptr(list)));
   check(`setgid ${gid}`, libc.symbols.setgid(gid));
   check(`setuid ${uid}`, libc.symbols.setuid(uid));
+}
+
+/**
+ * Sets a path's atime and mtime to the nanosecond (Node's utimes rounds to microseconds, which a snapshot
+ * comparing stat records would see as a change). Symlinks themselves are not followed.
+ */
+export function setTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100;
+  const ts = new BigInt64Array([atimeNs / 1_000_000_000n, atimeNs % 1_000_000_000n, mtimeNs / 1_000_000_000n, mtimeNs % 1_000_000_000n]);
+  check(`utimensat ${path}`, libc.symbols.utimensat(AT_FDCWD, cstr(path), ptr(ts), AT_SYMLINK_NOFOLLOW));
 }
 
 /** Replaces this process; returns only by throwing. */

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import type { Logger } from "../log/mod.ts";
 import { chdir, chroot, execve, switchUser, SyscallError } from "./libc.ts";
+import { applyMounts, loopbackUp, type SandboxMount } from "./mounts.ts";
 
 export interface RunSpec {
   /** Build root on the host. */
@@ -17,6 +18,10 @@ export interface RunSpec {
   uid: number;
   gid: number;
   groups: number[];
+  /** RUN --mount targets, made inside the private mount namespace (isolated mode only). */
+  mounts?: SandboxMount[];
+  /** "none": a new network namespace with only loopback; otherwise the host's network. */
+  network?: "none" | "host";
 }
 
 export interface SandboxOptions {
@@ -42,7 +47,8 @@ export async function runIsolated(spec: RunSpec, opts: SandboxOptions): Promise<
   if (!existsSync("/usr/bin/unshare") && !existsSync("/bin/unshare")) {
     throw new SandboxError("the isolated mode needs util-linux `unshare` on the host (apt-get install util-linux)");
   }
-  const argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", ...opts.selfCommand, HELPER_SUBCOMMAND];
+  const net = spec.network === "none" ? ["--net"] : [];
+  const argv = ["unshare", "--mount", "--pid", ...net, "--fork", "--kill-child", "--propagation", "private", ...opts.selfCommand, HELPER_SUBCOMMAND];
   opts.logger.debug(`sandbox: ${JSON.stringify(spec.argv)} in ${spec.root} as ${spec.uid}:${spec.gid}`);
   const proc = Bun.spawn(argv, { stdin: new Blob([JSON.stringify(spec)]), stdout: "pipe", stderr: "pipe", env: {} });
   const pump = async (s: ReadableStream<Uint8Array>, to?: (c: Uint8Array) => void) => {
@@ -63,10 +69,15 @@ export function sandboxHelperMain(): never {
     process.exit(125);
   }
   try {
+    // Before the chroot: the host's `ip`, not the image's, brings loopback up.
+    if (spec.network === "none") loopbackUp();
     // Root "/" is the in-place mode: the container's own /proc, /dev and /sys are already there.
     if (spec.root !== "/") {
       mountSystemDirs(spec.root);
+      applyMounts(spec.root, spec.mounts ?? []);
       chroot(spec.root);
+    } else if (spec.mounts?.length) {
+      throw new SandboxError("RUN --mount needs the isolated mode (in place, mounts would land on the real /)");
     }
     chdir(isDir(spec.cwd) ? spec.cwd : "/");
     switchUser(spec.uid, spec.gid, spec.groups);
