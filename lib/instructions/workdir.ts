@@ -22,7 +22,8 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
     return true;
   };
   if (make(dir)) {
-    const user = await resolveUser(ctx.rootDir, state.config.config.User || "0") // no USER is uid 0, /etc/passwd or not (scratch);
+    // No USER is uid 0, with or without an /etc/passwd (FROM scratch has none).
+    const user = await resolveUser(ctx.rootDir, state.config.config.User || "0");
     chownSync(hostPath(ctx.rootDir, dir), user.uid, user.gid);
   }
   return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy: instr.original };
