@@ -20,3 +20,15 @@ export function mountIgnorePaths(mountinfo: string, root: string): string[] {
   }
   return [...out].sort();
 }
+
+/** What snapshots leave out: `paths` with everything beneath them; only what lies beneath `beneath` entries (VOLUMEs). */
+export interface IgnoreSpec {
+  paths: readonly string[];
+  beneath: readonly string[];
+}
+
+export function isIgnored(spec: IgnoreSpec, p: string): boolean {
+  for (const x of spec.paths) if (x === "/" || p === x || p.startsWith(x + "/")) return true;
+  for (const x of spec.beneath) if (p.startsWith(x === "/" ? "/" : x + "/")) return true;
+  return false;
+}

@@ -6,7 +6,8 @@ import { readLayer, writeLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { ContentHasher } from "./content-hash.ts";
-import { type FileIndex, type SnapshotMode, type StatRecord, indexTree, sameRecord, statPath, S_IFMT, S_IFREG, walkInto } from "./index.ts";
+import { type FileIndex, type SnapshotMode, type StatRecord, sameRecord, statPath, S_IFMT, S_IFREG, walkInto } from "./index.ts";
+import { isIgnored } from "./ignore.ts";
 import { hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 import { planEntries, planSnapshot } from "./snapshot.ts";
 
@@ -45,7 +46,10 @@ export class RootFS {
   readonly #mode: SnapshotMode;
   // VOLUME paths: what is beneath them is ignored from now on, the path itself is not (kaniko's PrefixMatchOnly).
   readonly #beneath: string[] = [];
-  readonly #ignored = (p: string) => underAny(p, this.#ignore) || this.#beneath.some((b) => p.startsWith(b === "/" ? "/" : b + "/"));
+  readonly #ignored = (p: string) => isIgnored({ paths: this.#ignore, beneath: this.#beneath }, p);
+  // One synchronous walk: a worker-thread split was tried and lost to object rebuilding on the
+  // main thread (see BENCHMARKS.md); the seam stays here.
+  readonly #walk = async (scope: string, into: FileIndex): Promise<void> => walkInto(this.dir, scope, this.#ignored, into);
   // Undefined until baseline(): before it, everything in the root counts as new.
   #index: FileIndex | undefined;
   // Content hashes of files written by apply(), attached to the index at baseline().
@@ -145,7 +149,8 @@ export class RootFS {
   /** Records the current state as the baseline; call after the base layers are applied. */
   async baseline(): Promise<void> {
     const started = performance.now();
-    this.#index = indexTree(this.dir, this.#ignored);
+    this.#index = new Map();
+    await this.#walk("/", this.#index);
     for (const [p, rec] of this.#index) {
       const h = this.#applied.get(p);
       if (h !== undefined && (rec.mode & S_IFMT) === S_IFREG) rec.hash = h;
@@ -159,7 +164,7 @@ export class RootFS {
   async snapshot(opts: SnapshotOptions): Promise<Layer | undefined> {
     const scopes = opts.paths ? this.#scopes(opts.paths) : ["/"];
     const hasher = await this.#contentHasher();
-    const plan = await planSnapshot(this.dir, this.#index ?? new Map(), this.#ignored, scopes, { mode: this.#mode, hasher });
+    const plan = await planSnapshot(this.dir, this.#index ?? new Map(), this.#ignored, scopes, { mode: this.#mode, hasher, walk: this.#walk });
     const { walkMs, diffMs, walked } = plan.timings;
     if (plan.items.length === 0) {
       this.#index = plan.next;

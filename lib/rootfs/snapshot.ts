@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import type { TarEntry, TarHeader } from "../layer/mod.ts";
 import type { ContentHasher } from "./content-hash.ts";
 import {
-  type FileIndex, type SnapshotMode, type StatRecord, isDir, sameContentMeta, statChanged, statPath, walkInto,
+  type FileIndex, type SnapshotMode, type StatRecord, isDir, sameContentMeta, statChanged, statPath,
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "./index.ts";
 import { getXattrs } from "./xattr.ts";
@@ -33,6 +33,8 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export interface PlanOptions {
   mode: SnapshotMode;
   hasher: ContentHasher;
+  /** Records `scope` and everything beneath it (minus ignored paths) into `into`. */
+  walk: (scope: string, into: FileIndex) => Promise<void>;
 }
 
 // `full` mode: a stat change with equal mode, owner, mtime and size is a change only if the
@@ -59,7 +61,7 @@ export async function planSnapshot(
 ): Promise<SnapshotPlan> {
   const t0 = performance.now();
   const current: FileIndex = new Map();
-  for (const s of scopes) walkInto(root, s, ignored, current);
+  for (const s of scopes) await opts.walk(s, current);
   const t1 = performance.now();
   const fresh = (p: string) => current.get(p) ?? statPath(root, p);
 
