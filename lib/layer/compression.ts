@@ -27,16 +27,20 @@ function hasZstd(): boolean {
   return typeof zlib.createZstdCompress === "function" && typeof zlib.createZstdDecompress === "function";
 }
 
-/** A compressing transform; level is the codec's own scale (gzip 0-9, zstd 1-22), default when undefined. */
-export function createCompressor(c: Compression, level?: number): Transform {
+/**
+ * kaniko's level when --compression-level is not given: go-containerregistry's layer default,
+ * gzip.BestSpeed (1), which its zstd path maps to zstd level 1 as well.
+ */
+export const DEFAULT_LEVEL = 1;
+
+/** A compressing transform; level is the codec's own scale (gzip 1-9, zstd 1-22), DEFAULT_LEVEL when undefined. */
+export function createCompressor(c: Compression, level = DEFAULT_LEVEL): Transform {
   switch (c) {
     case "gzip":
-      return zlib.createGzip(level === undefined ? {} : { level });
+      return zlib.createGzip({ level });
     case "zstd":
       if (!hasZstd()) throw new UnsupportedCompressionError("zstd");
-      return zlib.createZstdCompress(
-        level === undefined ? {} : { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } },
-      );
+      return zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
     case "none":
       return new PassThrough();
   }
