@@ -3,3 +3,4 @@ export type { BuildContext, OpenContextOptions } from "./context.ts";
 export { IgnoreMatcher, parseDockerignore } from "./dockerignore.ts";
 export { resolveSource } from "./sources.ts";
 export type { ResolvedSource } from "./sources.ts";
+export { fetchGit, isGitUrl, parseGitUrl, type GitRef } from "./git.ts";

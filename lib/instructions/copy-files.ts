@@ -3,6 +3,7 @@
 import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, lutimesSync, constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ResolvedSource } from "../context/mod.ts";
+import type { ModeFn } from "./chmod.ts";
 import { hostPath, rootPath } from "./paths.ts";
 
 export interface Ownership { uid: number; gid: number }
@@ -10,7 +11,9 @@ export interface Ownership { uid: number; gid: number }
 export interface CopyOptions {
   owner: Ownership;
   /** --chmod applied to files and directories copied (not to implicit parents). */
-  mode?: number;
+  mode?: ModeFn;
+  /** Whether an entry below a directory source is copied (.dockerignore, --exclude); `sub` is relative to the source. */
+  include?: (src: ResolvedSource, sub: string, isDir: boolean) => boolean;
   /** Instruction text for messages. */
   what: string;
 }
@@ -34,11 +37,11 @@ export function copyInto(root: string, sources: ResolvedSource[], dest: string, 
   for (const src of sources) {
     if (src.isDir) {
       ensureDir(root, destHost, opts, written, true);
-      copyTree(root, src.abs, destHost, opts, written);
+      copyTree(root, src, src.abs, "", destHost, opts, written);
     } else {
       const target = destIsDirSyntax || destExistsAsDir ? join(destHost, basename(src.abs)) : destHost;
       ensureDir(root, dirname(target), opts, written, false);
-      copyEntry(root, src.abs, target, opts, written);
+      copyEntry(root, src, src.abs, "", target, opts, written);
     }
   }
   return written;
@@ -57,26 +60,27 @@ function ensureDir(root: string, dir: string, opts: CopyOptions, written: string
     if (!st.isDirectory()) rmSync(dir, { force: true });
   } catch { /* missing */ }
   mkdirSync(dir, { mode: 0o755 });
-  chmodSync(dir, isCopyTarget && opts.mode !== undefined ? opts.mode : 0o755);
+  chmodSync(dir, isCopyTarget && opts.mode !== undefined ? opts.mode(0o755, true) : 0o755);
   lchownSync(dir, opts.owner.uid, opts.owner.gid);
   written.push(rootPath(root, dir));
 }
 
-function copyTree(root: string, srcDir: string, destDir: string, opts: CopyOptions, written: string[]): void {
+function copyTree(root: string, from: ResolvedSource, srcDir: string, sub: string, destDir: string, opts: CopyOptions, written: string[]): void {
   for (const name of readdirSync(srcDir).sort()) {
-    copyEntry(root, join(srcDir, name), join(destDir, name), opts, written);
+    copyEntry(root, from, join(srcDir, name), sub ? `${sub}/${name}` : name, join(destDir, name), opts, written);
   }
 }
 
-function copyEntry(root: string, src: string, dest: string, opts: CopyOptions, written: string[]): void {
+function copyEntry(root: string, from: ResolvedSource, src: string, sub: string, dest: string, opts: CopyOptions, written: string[]): void {
   const st = lstatSync(src);
+  if (opts.include && !opts.include(from, sub, st.isDirectory())) return;
   let existing;
   try { existing = lstatSync(dest); } catch { /* none */ }
   if (st.isDirectory()) {
     if (existing && !existing.isDirectory()) rmSync(dest, { force: true });
     if (!existing || !existing.isDirectory()) mkdirSync(dest);
-    copyTree(root, src, dest, opts, written);
-    chmodSync(dest, opts.mode ?? st.mode & 0o7777);
+    copyTree(root, from, src, sub, dest, opts, written);
+    chmodSync(dest, opts.mode ? opts.mode(st.mode & 0o7777, true) : st.mode & 0o7777);
     lchownSync(dest, opts.owner.uid, opts.owner.gid);
     utimesSync(dest, st.atime, st.mtime);
   } else if (st.isSymbolicLink()) {
@@ -89,10 +93,17 @@ function copyEntry(root: string, src: string, dest: string, opts: CopyOptions, w
     else if (existing) rmSync(dest, { force: true });
     copyFileSync(src, dest, constants.COPYFILE_FICLONE);
     lchownSync(dest, opts.owner.uid, opts.owner.gid);
-    chmodSync(dest, opts.mode ?? st.mode & 0o7777);
+    chmodSync(dest, opts.mode ? opts.mode(st.mode & 0o7777, false) : st.mode & 0o7777);
     utimesSync(dest, st.atime, st.mtime);
   } else {
     return; // sockets, devices and FIFOs in a context are not copied, as with docker build
   }
   written.push(rootPath(root, dest));
+}
+
+/** Makes `dir` (absolute, in-root) and its missing parents as COPY would; returns the in-root paths created. */
+export function makeDestDir(root: string, dir: string, opts: CopyOptions): string[] {
+  const written: string[] = [];
+  ensureDir(root, hostPath(root, dir), opts, written, true);
+  return written;
 }

@@ -1,42 +1,85 @@
-// COPY and local ADD: sources from the context (minus .dockerignore), another stage, or heredocs.
+// COPY (and ADD's local files): sources from the context (minus .dockerignore), another stage or image, or
+// heredocs; --chown, --chmod (octal or symbolic), --parents, --exclude, --link (accepted: same result).
 import { mkdtempSync, writeFileSync, rmSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join, posix } from "node:path";
 import type { AddInstruction, CopyInstruction } from "../dockerfile/mod.ts";
-import { resolveSource, type ResolvedSource } from "../context/mod.ts";
+import { IgnoreMatcher, resolveSource, type ResolvedSource } from "../context/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
+import { ChmodError, parseChmod, type ModeFn } from "./chmod.ts";
 import type { StepContext } from "./context.ts";
-import { copyInto, CopyError } from "./copy-files.ts";
+import { copyInto, CopyError, type CopyOptions, type Ownership } from "./copy-files.ts";
 import { InstructionError } from "./metadata.ts";
 import { resolveAgainst } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
 
-export function parseChmod(spec: string, what: string): number {
-  if (!/^[0-7]{1,4}$/.test(spec)) {
-    throw new InstructionError(`${what}: --chmod=${spec} is not an octal mode (symbolic modes are not supported yet)`);
+/** --chown: names from the stage's /etc/passwd and /etc/group; a bare numeric uid is also the gid (Docker's rule). */
+export async function copyOwner(rootDir: string, chown: string | undefined): Promise<Ownership> {
+  if (!chown) return { uid: 0, gid: 0 };
+  if (/^\d+$/.test(chown)) return { uid: Number(chown), gid: Number(chown) };
+  const u = await resolveUser(rootDir, chown);
+  return { uid: u.uid, gid: u.gid };
+}
+
+export function copyMode(chmod: string | undefined, what: string): ModeFn | undefined {
+  if (chmod === undefined) return undefined;
+  try {
+    return parseChmod(chmod);
+  } catch (e) {
+    if (e instanceof ChmodError) throw new InstructionError(`${what}: ${e.message}`);
+    throw e;
   }
-  return parseInt(spec, 8);
+}
+
+/** The in-root destination: relative to WORKDIR; "." and a trailing "/" mean a directory. */
+export function copyDest(state: StageState, dest: string): string {
+  let d = resolveAgainst(state.config.config.WorkingDir, dest);
+  if (/(^|\/)\.$/.test(dest) && !d.endsWith("/")) d += "/";
+  return d;
+}
+
+function clean(rel: string): string {
+  return posix.normalize("/" + rel).slice(1).replace(/\/$/, "");
 }
 
 export async function executeCopy(instr: CopyInstruction | AddInstruction, state: StageState, ctx: StepContext): Promise<StepResult> {
   const what = `${instr.kind} (line ${instr.line})`;
-  for (const opt of ["link", "parents"] as const) {
-    if (opt === "parents" && instr.kind === "COPY" && instr.parents) throw new InstructionError(`${what}: --parents is not supported yet`);
-  }
-  if (instr.exclude.length) throw new InstructionError(`${what}: --exclude is not supported yet`);
-  if (instr.kind === "ADD") {
-    const remote = instr.sources.find((s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith("git@"));
-    if (remote) throw new InstructionError(`${what}: remote sources (${remote}) are not supported yet`);
-  }
-  const owner = instr.chown ? await resolveUser(ctx.rootDir, instr.chown) : { uid: 0, gid: 0 };
-  const mode = instr.chmod ? parseChmod(instr.chmod, what) : undefined;
-  let dest = resolveAgainst(state.config.config.WorkingDir, instr.dest);
-  if (/(^|\/)\.$/.test(instr.dest) && !dest.endsWith("/")) dest += "/";
+  const owner = await copyOwner(ctx.rootDir, instr.chown);
+  const mode = copyMode(instr.chmod, what);
+  const dest = copyDest(state, instr.dest);
+  const parents = instr.kind === "COPY" && instr.parents;
+  if (parents && !dest.endsWith("/")) throw new InstructionError(`${what}: with --parents the destination must be a directory and end with a "/"`);
 
   const from = instr.kind === "COPY" ? instr.from : undefined;
   const srcRoot = from !== undefined ? await ctx.fromRoot(from) : ctx.buildContext.dir;
   const ignore = from !== undefined ? undefined : ctx.buildContext.ignore;
-  const sources: ResolvedSource[] = [];
-  for (const s of instr.sources) sources.push(...resolveSource(srcRoot, s, ignore, what));
+  const exclude = instr.exclude.length ? new IgnoreMatcher(instr.exclude) : undefined;
+  // (source, the part of its path kept below the destination with --parents)
+  const sources: { src: ResolvedSource; keep: string }[] = [];
+  for (const s of instr.sources) {
+    const pivot = s.indexOf("/./");
+    const prefix = pivot >= 0 ? clean(s.slice(0, pivot)) : "";
+    let found: ResolvedSource[];
+    try {
+      found = resolveSource(srcRoot, s, ignore, what);
+    } catch (e) {
+      if ((e as Error).name === "ContextError" && from !== undefined) throw new InstructionError(`${what}: "${s}" not found in ${from}`);
+      throw e;
+    }
+    if (found.length === 0) throw new InstructionError(`${what}: no source files were specified: "${s}" matched nothing in ${from ?? "the build context"}`);
+    for (const f of found) {
+      if (exclude && !f.isDir && exclude.ignores(basename(f.rel))) continue;
+      const rel = prefix && f.rel.startsWith(prefix + "/") ? f.rel.slice(prefix.length + 1) : f.rel;
+      sources.push({ src: f, keep: parents ? rel : "" });
+    }
+  }
+
+  const include: CopyOptions["include"] = (src, sub, isDir) => {
+    if (sub === "") return true;
+    const ctxRel = src.rel ? `${src.rel}/${sub}` : sub;
+    if (ignore && ignore.ignores(ctxRel) && !(isDir && ignore.hasExceptions)) return false;
+    if (exclude && exclude.ignores(sub) && !(isDir && exclude.hasExceptions)) return false;
+    return true;
+  };
 
   let heredocDir: string | undefined;
   try {
@@ -46,13 +89,22 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
         const p = join(heredocDir, h.name);
         writeFileSync(p, h.content);
         chmodSync(p, 0o644);
-        sources.push({ abs: p, rel: h.name, isDir: false });
+        sources.push({ src: { abs: p, rel: h.name, isDir: false }, keep: "" });
       }
     }
-    if (sources.length === 0) throw new InstructionError(`${what}: no source files were specified (no file matched ${instr.sources.join(" ")})`);
-    let written: string[];
+    if (sources.length === 0) throw new InstructionError(`${what}: no source files were specified (everything matched was excluded)`);
+    const opts: CopyOptions = { owner, ...(mode ? { mode } : {}), include, what };
+    const written: string[] = [];
     try {
-      written = copyInto(ctx.rootDir, sources, dest, { owner, mode, what });
+      if (!parents) written.push(...copyInto(ctx.rootDir, sources.map((s) => s.src), dest, opts));
+      else {
+        for (const { src, keep } of sources) {
+          // A directory lands at dest/<its path>; a file in dest/<its parent's path>/.
+          const sub = src.isDir ? keep : posix.dirname(keep);
+          const d = sub === "." || sub === "" ? dest : `${dest}${sub}/`;
+          written.push(...copyInto(ctx.rootDir, [src], d, opts));
+        }
+      }
     } catch (e) {
       if (e instanceof CopyError) throw new InstructionError(e.message);
       throw e;

@@ -5,6 +5,7 @@ import type { StageState, StepResult } from "./state.ts";
 import { applyArg, applyMetadata, InstructionError } from "./metadata.ts";
 import { executeRun } from "./run.ts";
 import { executeCopy } from "./copy.ts";
+import { executeAdd } from "./add.ts";
 import { executeWorkdir } from "./workdir.ts";
 
 export type { StepContext } from "./context.ts";
@@ -31,8 +32,9 @@ export async function execute(instr: Instruction, state: StageState, ctx: StepCo
     case "RUN":
       return executeRun(instr, state, ctx);
     case "COPY":
-    case "ADD":
       return executeCopy(instr, state, ctx);
+    case "ADD":
+      return executeAdd(instr, state, ctx);
     case "WORKDIR":
       return executeWorkdir(instr, state, ctx);
     case "ARG":
