@@ -1,0 +1,182 @@
+// kiln's executor and debug images, built by scripts/images.sh (with kiln itself), run the way a cluster runs them:
+// the image unpacked into a temp root, new mount and PID namespaces, a fresh /proc, /dev and /sys, the context
+// bind-mounted at /workspace, the host network (for the loopback registry), the image's Env and nothing else of
+// the host. Inside, kiln builds in-place on "/" — which must be the temp root, never the host's.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { pushBusybox } from "../support/base-images.ts";
+import { cleanupInspected, inspectOciLayout, inspectRegistryImage, runTool, type InspectedImage } from "../support/image-assert.ts";
+import { ensureBinary, makeContext, REPO } from "../support/kiln.ts";
+
+let reg: TestRegistry;
+let base: string;
+let imagesDir: string;
+const cleanup: string[] = [];
+const inspected: InspectedImage[] = [];
+const hostMarker = `/var/tmp/kiln-e2e-marker-${process.pid}`;
+let hostRootBefore: string;
+
+/** The host's top-level names: an in-place build that escaped would wipe or add some (mtimes move with other work). */
+function hostRootState(): string {
+  return readdirSync("/").sort().join(" ");
+}
+
+beforeAll(async () => {
+  writeFileSync(hostMarker, "untouched\n");
+  hostRootBefore = hostRootState();
+  await ensureBinary();
+  imagesDir = mkdtempSync(join(tmpdir(), "kiln-images-"));
+  cleanup.push(imagesDir);
+  await runTool(["bash", join(REPO, "scripts/images.sh"), "--out", imagesDir], { cwd: REPO });
+  reg = await startRegistry();
+  base = await pushBusybox(reg);
+}, 240_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  for (const i of inspected) await cleanupInspected(i);
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+  rmSync(hostMarker, { force: true });
+});
+
+/** Unpacks an image layout (umoci) and returns its rootfs and Env. */
+async function unpack(name: "executor" | "debug"): Promise<{ rootfs: string; env: string[]; entrypoint: string[] }> {
+  const img = await inspectOciLayout(join(imagesDir, name), "latest");
+  inspected.push(img);
+  return { rootfs: img.rootfsDir, env: img.config.config.Env, entrypoint: img.config.config.Entrypoint };
+}
+
+// As a container runtime does it; runs on the host, before the chroot, so it may use host tools.
+const CONTAINER_SH = `set -e
+R=$1; C=$2; shift 2
+mount --bind "$R" "$R"
+mkdir -p "$R/proc" "$R/dev" "$R/sys" "$R/workspace"
+mount -t proc proc "$R/proc"
+mount --rbind /dev "$R/dev"
+mount --rbind /sys "$R/sys"
+mount --bind "$C" "$R/workspace"
+exec /usr/bin/env -i "$@"`;
+
+async function runContainer(rootfs: string, context: string, env: string[], argv: string[]) {
+  const p = Bun.spawn(
+    ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", CONTAINER_SH, "sh", rootfs, context,
+      ...env, "/usr/sbin/chroot", rootfs, ...argv],
+    { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } },
+  );
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
+
+const MULTI_STAGE = (from: string) => `FROM ${from} AS builder
+ENV GREETING=hello
+COPY src.txt /src/src.txt
+RUN mkdir -p /out && cp /src/src.txt /out/built.txt && echo "$GREETING from builder" >> /out/built.txt && echo x > /builder-only.txt
+
+FROM ${from}
+ENV APP=/app
+COPY --from=builder /out/built.txt /app/built.txt
+RUN echo "final sees $(head -1 /app/built.txt)" > /app/final.txt && ls / > /app/root-listing.txt
+WORKDIR /app
+CMD ["cat", "/app/final.txt"]
+`;
+
+async function checkPushed(ref: string) {
+  const img = await inspectRegistryImage(ref);
+  inspected.push(img);
+  const f = (p: string) => img.files.get(p);
+  expect(f("/app/built.txt")?.content).toBe("source\nhello from builder\n");
+  expect(f("/app/final.txt")?.content).toBe("final sees source\n");
+  expect(f("/bin/busybox")?.type).toBe("file");
+  // Nothing of the builder stage, of kiln or of the container leaks into the image.
+  for (const p of ["/builder-only.txt", "/out", "/src", "/kaniko", "/workspace/Dockerfile", "/busybox", "/proc/self"]) expect(f(p)).toBeUndefined();
+  // The RUN saw the image's root, with kiln's own directory beside it (as in kaniko).
+  const listing = f("/app/root-listing.txt")!.content!.split("\n");
+  expect(listing).toContain("bin");
+  expect(listing).not.toContain("builder-only.txt");
+  expect(img.config.config.Env).toContain("APP=/app");
+  expect(img.config.config.Env.some((e: string) => e.startsWith("GREETING"))).toBe(false);
+  expect(img.config.config.WorkingDir).toBe("/app");
+  expect(img.config.config.Cmd).toEqual(["cat", "/app/final.txt"]);
+}
+
+function context(): string {
+  const dir = makeContext({ Dockerfile: MULTI_STAGE(base), "src.txt": "source\n" });
+  cleanup.push(dir);
+  return dir;
+}
+
+describe("the executor image", () => {
+  test("is FROM scratch with /kaniko/executor as entrypoint, DOCKER_CONFIG and labels", async () => {
+    const img = await inspectOciLayout(join(imagesDir, "executor"), "latest");
+    inspected.push(img);
+    const top = [...img.files.keys()].filter((p) => p.split("/").length === 2).sort();
+    expect(top).toEqual(["/kaniko", "/workspace"]);
+    expect(img.files.get("/kaniko/warmer")).toMatchObject({ type: "symlink", linkTarget: "executor" });
+    expect(img.files.get("/kaniko/lib/ld-linux-x86-64.so.2")?.type).toBe("file");
+    expect(img.files.get("/kaniko/ssl/certs/ca-certificates.crt")?.type).toBe("file");
+    const c = img.config.config;
+    expect(c.Entrypoint).toEqual(["/kaniko/executor"]);
+    expect(c.WorkingDir).toBe("/workspace");
+    expect(c.Env).toContain("DOCKER_CONFIG=/kaniko/.docker/");
+    expect(c.Labels["org.opencontainers.image.version"]).toMatch(/^\d+\.\d+\.\d+/);
+  }, 60_000);
+
+  test("builds a multi-stage Dockerfile in-place on its own root and pushes it", async () => {
+    const { rootfs, env, entrypoint } = await unpack("executor");
+    const dest = `${reg.host}/from-executor:v1`;
+    const r = await runContainer(rootfs, context(), env, [
+      ...entrypoint, "--context", "dir:///workspace", "--destination", dest, "--insecure", "--insecure-pull", "--log-format", "text",
+    ]);
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    await checkPushed(dest);
+    // Without --cleanup the last stage's files stay in the container's root (kaniko does the same) ...
+    expect(existsSync(join(rootfs, "app/final.txt"))).toBe(true);
+    // ... the earlier stage was wiped, and kiln's scratch files left its directory.
+    expect(existsSync(join(rootfs, "builder-only.txt"))).toBe(false);
+    expect(readdirSync(join(rootfs, "kaniko")).sort()).toEqual([".docker", "executor", "lib", "ssl", "warmer"]);
+  }, 120_000);
+
+  test("--help starts from the scratch root (only /kaniko and a /proc)", async () => {
+    const { rootfs, env } = await unpack("executor");
+    const r = await runContainer(rootfs, context(), env, ["/kaniko/executor", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("--destination");
+  }, 60_000);
+});
+
+describe("the debug image", () => {
+  test("builds through its shell twice in one container with --cleanup, leaving only its own files", async () => {
+    const { rootfs, env } = await unpack("debug");
+    const ctx = context();
+    const flags = "--context dir:///workspace --insecure --insecure-pull --log-format text --cleanup";
+    const script = [
+      `/kaniko/executor ${flags} --destination ${reg.host}/from-debug:1`,
+      `/kaniko/executor ${flags} --destination ${reg.host}/from-debug:2`,
+      "echo ROOT: $(ls -A / | sort)",
+      "echo KANIKO: $(ls -A /kaniko | sort)",
+      "echo EMPTIED: $(find /etc /tmp /var ! -type d 2>/dev/null)",
+    ].join(" && ");
+    const r = await runContainer(rootfs, ctx, env, ["/busybox/sh", "-c", script]);
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    await checkPushed(`${reg.host}/from-debug:1`);
+    await checkPushed(`${reg.host}/from-debug:2`);
+    // What remains: the image's own files, mounts, and the (emptied) directories leading to ignored paths
+    // (/etc/mtab, /tmp/apt-key-gpghome, /var/run), as kaniko keeps them.
+    const root = /ROOT: (.*)\n/.exec(r.stdout)![1].split(" ");
+    expect(root.filter((n) => !["etc", "tmp", "var"].includes(n))).toEqual(["busybox", "dev", "kaniko", "proc", "sys", "workspace"]);
+    expect(r.stdout).toContain("EMPTIED:\n");
+    expect(r.stdout).toContain("KANIKO: .docker executor lib ssl warmer\n");
+  }, 180_000);
+});
+
+test("the host's root did not change", () => {
+  expect(inspected.length).toBeGreaterThan(3); // the tests above ran
+  expect(readFileSync(hostMarker, "utf8")).toBe("untouched\n");
+  for (const p of ["/builder-only.txt", "/out", "/src", "/app"]) expect(existsSync(p)).toBe(false);
+  expect(hostRootState()).toBe(hostRootBefore);
+});
