@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # command -> Debian package providing it. Order matters only for the message.
-tools=(docker-registry skopeo umoci busybox jq openssl unshare)
+tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf)
 declare -A pkg_of=(
   [docker-registry]=docker-registry
   [skopeo]=skopeo
@@ -15,6 +15,7 @@ declare -A pkg_of=(
   [jq]=jq
   [openssl]=openssl
   [unshare]=util-linux
+  [patchelf]=patchelf
 )
 
 # Base images are built from /bin/busybox, which must be the static build: it is copied
