@@ -185,7 +185,10 @@ export class RegistryClient {
     const layers = image.layers.filter((l) => !seen.has(l.digest) && seen.add(l.digest));
     const report = (what: string, digest: string, res: UploadResult) =>
       this.#log.debug(`${what} ${digest} ${res === "exists" ? "already present" : res}`, { registry: s.registry, repository: repo });
-    await eachLimited(layers, this.#o.pushConcurrency ?? 3, async (l) => {
+    // The config goes alongside the layers: it is small, and its round trips need not wait for theirs.
+    const config = pushBlob(s, repo, { digest: configDigest, size: configBytes.byteLength, body: () => configBytes }, this.#o.chunkSize)
+      .then((res) => report("config", configDigest, res));
+    const blobs = eachLimited(layers, this.#o.pushConcurrency ?? 3, async (l) => {
       const res = await pushBlob(s, repo, {
         digest: l.digest,
         size: l.size,
@@ -195,8 +198,7 @@ export class RegistryClient {
       }, this.#o.chunkSize);
       report("layer", l.digest, res);
     });
-    const res = await pushBlob(s, repo, { digest: configDigest, size: configBytes.byteLength, body: () => configBytes }, this.#o.chunkSize);
-    report("config", configDigest, res);
+    await Promise.all([config, blobs]);
   }
 }
 
