@@ -11,7 +11,7 @@ import { RegistryClient } from "../registry/mod.ts";
 import { RootFS } from "../rootfs/mod.ts";
 import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
-import { findStage, neededStages, targetStage } from "./plan.ts";
+import { findStage, neededStages, stageDeps, targetStage } from "./plan.ts";
 import { buildStage, type StageResult } from "./stage.ts";
 import { writeOutputs } from "./outputs.ts";
 import { finishInPlace, InPlaceRoot } from "./inplace.ts";
@@ -125,7 +125,8 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
   const fromRoot = (stageIndex: number) => async (from: string): Promise<string> => {
     const dep = findStage(df, from, stageIndex);
     if (dep) {
-      const r = results.get(dep.index);
+      // A stage named only through an expanded --from value is not a planned dependency: wait for it here.
+      const r = results.get(dep.index) ?? await pending.get(dep.index);
       if (!r) throw new BuildError(`COPY --from=${from}: stage ${dep.index} was not built`);
       return inPlace ? stageCopy(dep.index, r.image) : r.root();
     }
@@ -145,8 +146,12 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
     return p;
   };
 
-  for (const index of order) {
+  // Independent stages build at the same time in the isolated mode (each has its own root); a stage starts once the
+  // stages it names (FROM, COPY --from, RUN --mount from=) are done. In place there is one "/": one stage at a time.
+  const pending = new Map<number, Promise<StageResult>>();
+  const buildOne = async (index: number): Promise<void> => {
     const stage = df.stages[index];
+    await Promise.all(stageDeps(df, stage, (s) => baseOf(s).image).map((d) => pending.get(d)));
     const resolved = baseOf(stage);
     const baseName = resolved.image;
     log.info(`Building stage ${index}${stage.name ? ` (${stage.name})` : ""} FROM ${baseName}`);
@@ -170,7 +175,15 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
     results.set(index, await buildStage({
       df, stage, base, baseRoot, options, workDir, buildContext, metaArgs, fromRoot: fromRoot(index), inPlace, runMounts,
     }));
+  };
+  for (const index of order) {
+    const p = buildOne(index).then(() => results.get(index)!);
+    pending.set(index, p);
+    if (inPlace) await p;
   }
+  // Every stage settles before the first failure is reported, so none is still writing when the work dir goes.
+  const failed = (await Promise.allSettled(pending.values())).find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
   const image = results.get(target.index)!.image;
   const { digest } = await writeOutputs(image, options, registry);
   return { image, digest };
