@@ -19,8 +19,11 @@ export interface InPlaceRootOptions {
   tmpDir: string;
 }
 
-/** Paths kaniko always leaves alone in-place; /busybox is the debug image's shell. */
-const ALWAYS_IGNORED = ["/proc", "/sys", "/dev", "/etc/mtab", "/busybox", "/tmp/apt-key-gpghome"];
+/**
+ * Paths always left alone in-place: kaniko's list, /busybox (the debug image's shell) and /kaniko, where the
+ * running executor lives even when --kaniko-dir moves the work dir elsewhere.
+ */
+const ALWAYS_IGNORED = ["/kaniko", "/proc", "/sys", "/dev", "/etc/mtab", "/busybox", "/tmp/apt-key-gpghome"];
 
 export class InPlaceRoot {
   readonly dir = "/";
