@@ -15,7 +15,7 @@ import { findStage, neededStages, stageDeps, targetStage } from "./plan.ts";
 import { buildStage, type StageResult } from "./stage.ts";
 import { writeOutputs } from "./outputs.ts";
 import { finishInPlace, InPlaceRoot } from "./inplace.ts";
-import { MountResources, PROXY_ARGS } from "../instructions/mod.ts";
+import { MountResources, PROXY_ARGS, withLabels } from "../instructions/mod.ts";
 
 export interface BuildResult {
   image: Image;
@@ -164,7 +164,9 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
       base = r.image;
       baseRoot = r.root;
     } else if (baseName.toLowerCase() === "scratch") {
-      base = scratchImage(platform);
+      // BuildKit's empty image has WorkingDir "/" in its config.
+      const empty = scratchImage(platform);
+      base = { ...empty, config: { ...empty.config, config: { ...empty.config.config, WorkingDir: "/" } } };
     } else {
       try {
         base = await pullImage(baseName, platform);
@@ -184,7 +186,11 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
   // Every stage settles before the first failure is reported, so none is still writing when the work dir goes.
   const failed = (await Promise.allSettled(pending.values())).find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failed) throw failed.reason;
-  const image = results.get(target.index)!.image;
+  const built = results.get(target.index)!.image;
+  // --label applies to the final image only and wins over the Dockerfile's LABELs, as with docker build --label.
+  const image = Object.keys(options.labels).length
+    ? { ...built, config: { ...built.config, config: { ...built.config.config, Labels: withLabels(built.config.config.Labels, options.labels) } } }
+    : built;
   const { digest } = await writeOutputs(image, options, registry);
   return { image, digest };
 }

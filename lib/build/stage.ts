@@ -1,10 +1,11 @@
 // Builds one stage: resolve its base, walk its steps, snapshot after each, and return the image and its root.
 import { mkdirSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
-import { expandInstruction, DockerfileError } from "../dockerfile/mod.ts";
-import type { Image, ImageConfig } from "../image/mod.ts";
-import { appendLayer, layerMediaType } from "../image/mod.ts";
+import type { Dockerfile, Instruction, Stage } from "../dockerfile/mod.ts";
+import { expandInstruction, DockerfileError, parseDockerfile } from "../dockerfile/mod.ts";
+import type { Image, ImageConfig, Layer } from "../image/mod.ts";
+import { appendLayer, fileLayer, layerMediaType } from "../image/mod.ts";
+import { writeLayer } from "../layer/mod.ts";
 import { execute, lookupFor, traits, type StageState, type StepContext, InstructionError, RunFailedError, type MountResources } from "../instructions/mod.ts";
 import { RootFS } from "../rootfs/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
@@ -71,7 +72,9 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   };
 
   let config: ImageConfig = structuredClone(input.base.config);
-  if (Object.keys(options.labels).length) config.config = { ...config.config, Labels: { ...(config.config.Labels ?? {}), ...options.labels } };
+  // The base's ONBUILD triggers run as this stage's first steps and are not inherited further (BuildKit).
+  const triggers = onbuildTriggers(config, df, stage);
+  if (config.config.OnBuild) config.config = { ...config.config, OnBuild: null };
   let image: Image = { ...input.base, config };
   let state: StageState = { config, args: new Map() };
   const mediaType = layerMediaType(image.format, options.compression);
@@ -83,8 +86,9 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   const volumes: string[] = [];
   const snapshotOptions = { compression: options.compression, level: options.compressionLevel, mediaType, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) };
 
-  for (const [stepIndex, raw] of stage.instructions.entries()) {
-    const last = stepIndex === stage.instructions.length - 1;
+  const steps = [...triggers, ...stage.instructions];
+  for (const [stepIndex, raw] of steps.entries()) {
+    const last = stepIndex === steps.length - 1;
     const where = { file: df.file, line: raw.line };
     let instr;
     try {
@@ -121,11 +125,32 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       if (last && rootfs) layer = await rootfs.snapshot(snapshotOptions);
     } else if (fs && result.changes.kind !== "none") {
       layer = await fs.snapshot({ ...snapshotOptions, ...(result.changes.kind === "paths" ? { paths: result.changes.paths } : {}) });
+      // BuildKit commits a layer for every RUN, COPY, ADD and WORKDIR, even one that changed nothing.
+      layer ??= await emptyLayer(tmpDir, snapshotOptions);
     }
+    if (result.createdBy === undefined) continue; // ONBUILD: config only, no history entry
     image = appendLayer(image, layer, { created: now(), created_by: result.createdBy, comment: "buildkit.dockerfile.v0" });
     state = { ...state, config: image.config };
   }
   image = { ...image, config: { ...image.config, created: now() } };
   // A later stage or COPY --from may need the files even when no step here did.
   return { image, root: async () => (await ensureRoot()).dir };
+}
+
+/** The base config's ONBUILD triggers parsed as instructions (reported at the stage's FROM line). */
+function onbuildTriggers(config: ImageConfig, df: Dockerfile, stage: Stage): Instruction[] {
+  const list = config.config.OnBuild ?? [];
+  if (list.length === 0) return [];
+  try {
+    const parsed = parseDockerfile(`FROM scratch\n${list.join("\n")}\n`, { file: `${df.file} (ONBUILD triggers of the base of line ${stage.line})` });
+    return parsed.stages[0].instructions.map((i) => ({ ...i, line: stage.line }));
+  } catch (e) {
+    throw new BuildError(`${df.file}:${stage.line}: the base image's ONBUILD triggers do not parse: ${(e as Error).message}`, { file: df.file, line: stage.line });
+  }
+}
+
+/** A layer with no entries (the 1024 zero bytes of an empty tar), as BuildKit commits for a step that changed nothing. */
+async function emptyLayer(tmpDir: string, opts: { compression: BuildOptions["compression"]; level?: number; mediaType: string }): Promise<Layer> {
+  const blob = await writeLayer([], { dir: tmpDir, compression: opts.compression, ...(opts.level !== undefined ? { level: opts.level } : {}) });
+  return fileLayer({ path: blob.path, mediaType: opts.mediaType, digest: blob.digest, size: blob.size, diffID: blob.diffID });
 }

@@ -5,6 +5,9 @@ import type {
 } from "../dockerfile/mod.ts";
 import type { StageState } from "./state.ts";
 import { setEnv, withRuntime } from "./state.ts";
+import {
+  argCreatedBy, commandCreatedBy, envCreatedBy, exposeCreatedBy, healthcheckCreatedBy, labelCreatedBy, shellCreatedBy, volumeCreatedBy,
+} from "./history.ts";
 
 export class InstructionError extends Error {
   constructor(message: string) {
@@ -27,47 +30,82 @@ export function applyArg(
   instr: ArgInstruction, state: StageState, buildArgs: Record<string, string | undefined>, metaArgs: ReadonlyMap<string, string | undefined>,
 ): StageState {
   const args = new Map(state.args);
+  const declared = [...(state.declaredArgs ?? [])];
   for (const a of instr.args) {
     let value: string | undefined;
     if (Object.hasOwn(buildArgs, a.name) && buildArgs[a.name] !== undefined) value = buildArgs[a.name];
     else if (a.default !== undefined) value = a.default;
     else value = metaArgs.get(a.name);
     args.set(a.name, value);
+    declared.push(a.name);
   }
-  return { ...state, args };
+  return { ...state, args, declaredArgs: declared };
 }
 
 const SIGNAL = /^(?:SIG)?[A-Z0-9+-]+$|^\d+$/;
 
-export function applyMetadata(instr: MetadataInstruction, state: StageState): StageState {
+/** Go's encoding/json writes map keys sorted; kiln keeps config maps sorted so its config bytes match. */
+function sorted<V>(record: Record<string, V>): Record<string, V> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Labels merged and sorted (also used for --label on the final image). */
+export function withLabels(labels: Record<string, string> | undefined, add: Record<string, string>): Record<string, string> {
+  return sorted({ ...(labels ?? {}), ...add });
+}
+
+/** EXPOSE's port keys as Docker's nat.ParsePortSpecs makes them: ranges expanded, protocol lower-cased, tcp by default. */
+export function exposedPorts(spec: string): string[] {
+  const slash = spec.lastIndexOf("/");
+  const port = slash < 0 ? spec : spec.slice(0, slash);
+  const proto = (slash < 0 ? "tcp" : spec.slice(slash + 1)).toLowerCase();
+  const m = /^(\d+)(?:-(\d+))?$/.exec(port);
+  if (!m) throw new InstructionError(`EXPOSE ${spec}: invalid port: give PORT, PORT/PROTOCOL or START-END[/PROTOCOL]`);
+  if (!["tcp", "udp", "sctp"].includes(proto)) throw new InstructionError(`EXPOSE ${spec}: protocol must be tcp, udp or sctp`);
+  const start = Number(m[1]);
+  const end = m[2] === undefined ? start : Number(m[2]);
+  if (start > 65535 || end > 65535 || end < start) throw new InstructionError(`EXPOSE ${spec}: invalid port range`);
+  const out: string[] = [];
+  for (let p = start; p <= end; p++) out.push(`${p}/${proto}`);
+  return out;
+}
+
+export interface MetadataResult {
+  state: StageState;
+  /** undefined: the instruction leaves no history entry (ONBUILD, as in BuildKit). */
+  createdBy: string | undefined;
+}
+
+export function applyMetadata(instr: MetadataInstruction, state: StageState): MetadataResult {
   const rc = state.config.config;
   switch (instr.kind) {
     case "ENV":
-      return { ...state, config: setEnv(state.config, instr.pairs) };
+      return { state: { ...state, config: setEnv(state.config, instr.pairs) }, createdBy: envCreatedBy(instr) };
     case "LABEL": {
-      const labels = { ...(rc.Labels ?? {}) };
-      for (const p of instr.pairs) labels[p.key] = p.value;
-      return withRuntime(state, { Labels: labels });
+      const add: Record<string, string> = {};
+      for (const p of instr.pairs) add[p.key] = p.value;
+      return { state: withRuntime(state, { Labels: withLabels(rc.Labels, add) }), createdBy: labelCreatedBy(instr) };
     }
     case "USER":
-      return withRuntime(state, { User: instr.user });
-    case "CMD":
-      return withRuntime(state, { Cmd: commandArgv(instr.cmd, rc.Shell) });
-    case "ENTRYPOINT":
-      // Docker resets an inherited CMD when ENTRYPOINT is set (reviewConfig in kaniko, the same in BuildKit).
-      return withRuntime(state, { Entrypoint: commandArgv(instr.cmd, rc.Shell), Cmd: null });
+      return { state: withRuntime(state, { User: instr.user }), createdBy: instr.original };
+    case "CMD": {
+      const argv = commandArgv(instr.cmd, rc.Shell);
+      return { state: { ...withRuntime(state, { Cmd: argv }), cmdSet: true }, createdBy: commandCreatedBy("CMD", argv) };
+    }
+    case "ENTRYPOINT": {
+      // BuildKit drops an inherited CMD when ENTRYPOINT is set, but keeps a CMD set earlier in this same stage.
+      const argv = commandArgv(instr.cmd, rc.Shell);
+      const patch = state.cmdSet ? { Entrypoint: argv } : { Entrypoint: argv, Cmd: null };
+      return { state: withRuntime(state, patch), createdBy: commandCreatedBy("ENTRYPOINT", argv) };
+    }
     case "SHELL":
       if (instr.shell.length === 0) throw new InstructionError("SHELL needs a JSON array with at least one element");
-      return withRuntime(state, { Shell: instr.shell });
+      return { state: withRuntime(state, { Shell: instr.shell }), createdBy: shellCreatedBy(instr) };
     case "EXPOSE": {
+      const added = instr.ports.flatMap(exposedPorts);
       const ports = { ...(rc.ExposedPorts ?? {}) };
-      for (const p of instr.ports) {
-        const [port, proto = "tcp"] = p.split("/");
-        if (!/^\d+(-\d+)?$/.test(port)) throw new InstructionError(`EXPOSE ${p}: invalid port`);
-        if (!["tcp", "udp", "sctp"].includes(proto.toLowerCase())) throw new InstructionError(`EXPOSE ${p}: protocol must be tcp, udp or sctp`);
-        ports[`${port}/${proto.toLowerCase()}`] = {};
-      }
-      return withRuntime(state, { ExposedPorts: ports });
+      for (const p of added) ports[p] = {};
+      return { state: withRuntime(state, { ExposedPorts: sorted(ports) }), createdBy: exposeCreatedBy(added) };
     }
     case "VOLUME": {
       const vols = { ...(rc.Volumes ?? {}) };
@@ -75,16 +113,17 @@ export function applyMetadata(instr: MetadataInstruction, state: StageState): St
         if (!v) throw new InstructionError("VOLUME specified can not be an empty string");
         vols[v] = {};
       }
-      return withRuntime(state, { Volumes: vols });
+      return { state: withRuntime(state, { Volumes: sorted(vols) }), createdBy: volumeCreatedBy(instr) };
     }
     case "STOPSIGNAL":
       if (!SIGNAL.test(instr.signal)) throw new InstructionError(`STOPSIGNAL ${instr.signal}: not a signal name or number`);
-      return withRuntime(state, { StopSignal: instr.signal });
-    case "HEALTHCHECK":
-      if (instr.type === "NONE") return withRuntime(state, { Healthcheck: { Test: ["NONE"] } });
-      return withRuntime(state, {
+      return { state: withRuntime(state, { StopSignal: instr.signal }), createdBy: instr.original };
+    case "HEALTHCHECK": {
+      if (instr.type === "NONE") return { state: withRuntime(state, { Healthcheck: { Test: ["NONE"] } }), createdBy: healthcheckCreatedBy(instr, ["NONE"]) };
+      const test = instr.cmd.form === "exec" ? ["CMD", ...instr.cmd.args] : ["CMD-SHELL", instr.cmd.text];
+      const state2 = withRuntime(state, {
         Healthcheck: {
-          Test: instr.cmd.form === "exec" ? ["CMD", ...instr.cmd.args] : ["CMD-SHELL", instr.cmd.text],
+          Test: test,
           ...(instr.options.interval ? { Interval: instr.options.interval } : {}),
           ...(instr.options.timeout ? { Timeout: instr.options.timeout } : {}),
           ...(instr.options.startPeriod ? { StartPeriod: instr.options.startPeriod } : {}),
@@ -92,11 +131,13 @@ export function applyMetadata(instr: MetadataInstruction, state: StageState): St
           ...(instr.options.retries ? { Retries: instr.options.retries } : {}),
         },
       });
+      return { state: state2, createdBy: healthcheckCreatedBy(instr, test) };
+    }
     case "ONBUILD":
-      return withRuntime(state, { OnBuild: [...(rc.OnBuild ?? []), instr.expression] });
+      return { state: withRuntime(state, { OnBuild: [...(rc.OnBuild ?? []), instr.expression] }), createdBy: undefined };
     case "MAINTAINER":
-      return { ...state, config: { ...state.config, author: instr.maintainer } };
+      return { state: { ...state, config: { ...state.config, author: instr.maintainer } }, createdBy: instr.original };
     case "ARG":
-      return state; // handled by applyArg, which needs the build args
+      return { state, createdBy: argCreatedBy(instr) }; // values are set by applyArg, which needs the build args
   }
 }

@@ -6,6 +6,10 @@ export interface StageState {
   config: ImageConfig;
   /** ARGs in scope for this stage: name -> value (undefined = declared without a value). */
   args: ReadonlyMap<string, string | undefined>;
+  /** ARG names in the order this stage declared them, repeats kept: BuildKit lists them all in RUN's history. */
+  declaredArgs?: readonly string[];
+  /** CMD was set in this stage (then ENTRYPOINT keeps it; an inherited CMD is dropped). */
+  cmdSet?: boolean;
 }
 
 /** Which paths a step changed: none (metadata only), named paths (COPY, WORKDIR) or unknown (RUN: scan). */
@@ -14,14 +18,20 @@ export type Changes = { kind: "none" } | { kind: "paths"; paths: string[] } | { 
 export interface StepResult {
   state: StageState;
   changes: Changes;
-  /** `created_by` for the history entry. */
-  createdBy: string;
+  /** `created_by` for the history entry; undefined: no entry (ONBUILD, as in BuildKit). */
+  createdBy: string | undefined;
 }
 
 /** Proxy ARGs Docker allows without a declaration; passed to RUN but kept out of history. */
 export const PROXY_ARGS = new Set([
   "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
 ]);
+
+/** RUN's history prefix values: each declared ARG with the ENV value of the same name when there is one. */
+export function runArgPairs(state: StageState): string[] {
+  const env = envMap(state.config);
+  return (state.declaredArgs ?? []).map((k) => `${k}=${env.has(k) ? env.get(k) : (state.args.get(k) ?? "")}`);
+}
 
 export function envMap(config: ImageConfig): Map<string, string> {
   const m = new Map<string, string>();

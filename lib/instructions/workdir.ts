@@ -7,11 +7,13 @@ import type { StepContext } from "./context.ts";
 import { hostPath, resolveAgainst, rootPath } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { withRuntime } from "./state.ts";
+import { workdirCreatedBy } from "./history.ts";
 
 export async function executeWorkdir(instr: WorkdirInstruction, state: StageState, ctx: StepContext | undefined): Promise<StepResult> {
   const dir = resolveAgainst(state.config.config.WorkingDir, instr.path).replace(/(.)\/$/, "$1");
   const next = withRuntime(state, { WorkingDir: dir });
-  if (!ctx) return { state: next, changes: { kind: "none" }, createdBy: instr.original };
+  const createdBy = workdirCreatedBy(dir);
+  if (!ctx) return { state: next, changes: { kind: "none" }, createdBy };
   const created: string[] = [];
   const make = (p: string) => {
     const host = hostPath(ctx.rootDir, p);
@@ -24,7 +26,9 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
   if (make(dir)) {
     // No USER is uid 0, with or without an /etc/passwd (FROM scratch has none).
     const user = await resolveUser(ctx.rootDir, state.config.config.User || "0");
-    chownSync(hostPath(ctx.rootDir, dir), user.uid, user.gid);
+    // BuildKit's mkdir -p runs as the USER: every directory it creates, parents included, is owned by it.
+    for (const p of created) chownSync(hostPath(ctx.rootDir, p), user.uid, user.gid);
   }
-  return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy: instr.original };
+  // BuildKit commits a layer for every WORKDIR but "/", even when the directory already existed (an empty layer).
+  return { state: next, changes: dir === "/" ? { kind: "none" } : { kind: "paths", paths: created }, createdBy };
 }
