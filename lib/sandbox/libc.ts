@@ -32,8 +32,9 @@ export function chdir(dir: string): void { check(`chdir ${dir}`, libc.symbols.ch
 
 /** Switches to uid/gid with exactly these supplementary groups (order matters: groups and gid before uid). */
 export function switchUser(uid: number, gid: number, groups: number[]): void {
-  const list = new Uint32Array(groups.length ? groups : [gid]);
-  check("setgroups", libc.symbols.setgroups(groups.length ? groups.length : 1, ptr(list)));
+  // An empty list means no supplementary groups at all, as runc does for USER uid:gid (the buffer only needs to exist).
+  const list = new Uint32Array(groups.length ? groups : [0]);
+  check("setgroups", libc.symbols.setgroups(groups.length, ptr(list)));
   check(`setgid ${gid}`, libc.symbols.setgid(gid));
   check(`setuid ${uid}`, libc.symbols.setuid(uid));
 }
