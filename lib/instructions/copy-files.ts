@@ -10,6 +10,8 @@ export interface Ownership { uid: number; gid: number }
 
 export interface CopyOptions {
   owner: Ownership;
+  /** Keep each copied entry's own uid/gid (COPY --from without --chown, as BuildKit); implicit parents still get `owner`. */
+  keepOwner?: boolean;
   /** --chmod applied to files and directories copied (not to implicit parents). */
   mode?: ModeFn;
   /** Whether an entry below a directory source is copied (.dockerignore, --exclude); `sub` is relative to the source. */
@@ -74,6 +76,7 @@ function copyTree(root: string, from: ResolvedSource, srcDir: string, sub: strin
 function copyEntry(root: string, from: ResolvedSource, src: string, sub: string, dest: string, opts: CopyOptions, written: string[]): void {
   const st = lstatSync(src);
   if (opts.include && !opts.include(from, sub, st.isDirectory())) return;
+  const own = opts.keepOwner ? { uid: st.uid, gid: st.gid } : opts.owner;
   let existing;
   try { existing = lstatSync(dest); } catch { /* none */ }
   if (st.isDirectory()) {
@@ -81,18 +84,18 @@ function copyEntry(root: string, from: ResolvedSource, src: string, sub: string,
     if (!existing || !existing.isDirectory()) mkdirSync(dest);
     copyTree(root, from, src, sub, dest, opts, written);
     chmodSync(dest, opts.mode ? opts.mode(st.mode & 0o7777, true) : st.mode & 0o7777);
-    lchownSync(dest, opts.owner.uid, opts.owner.gid);
+    lchownSync(dest, own.uid, own.gid);
     utimesSync(dest, st.atime, st.mtime);
   } else if (st.isSymbolicLink()) {
     if (existing) rmSync(dest, { recursive: existing.isDirectory(), force: true });
     symlinkSync(readlinkSync(src), dest);
-    lchownSync(dest, opts.owner.uid, opts.owner.gid);
+    lchownSync(dest, own.uid, own.gid);
     lutimesSync(dest, st.atime, st.mtime);
   } else if (st.isFile()) {
     if (existing?.isDirectory()) rmSync(dest, { recursive: true, force: true });
     else if (existing) rmSync(dest, { force: true });
     copyFileSync(src, dest, constants.COPYFILE_FICLONE);
-    lchownSync(dest, opts.owner.uid, opts.owner.gid);
+    lchownSync(dest, own.uid, own.gid);
     chmodSync(dest, opts.mode ? opts.mode(st.mode & 0o7777, false) : st.mode & 0o7777);
     utimesSync(dest, st.atime, st.mtime);
   } else {

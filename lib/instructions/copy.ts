@@ -76,7 +76,7 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
   const include: CopyOptions["include"] = (src, sub, isDir) => {
     if (sub === "") return true;
     const ctxRel = src.rel ? `${src.rel}/${sub}` : sub;
-    if (ignore && ignore.ignores(ctxRel) && !(isDir && ignore.hasExceptions)) return false;
+    if (ignore && ignore.ignores(ctxRel) && !(isDir && ignore.mayIncludeBelow(ctxRel))) return false;
     if (exclude && exclude.ignores(sub) && !(isDir && exclude.hasExceptions)) return false;
     return true;
   };
@@ -93,7 +93,7 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
       }
     }
     if (sources.length === 0) throw new InstructionError(`${what}: no source files were specified (everything matched was excluded)`);
-    const opts: CopyOptions = { owner, ...(mode ? { mode } : {}), include, what };
+    const opts: CopyOptions = { owner, keepOwner: from !== undefined && !instr.chown, ...(mode ? { mode } : {}), include, what };
     const written: string[] = [];
     try {
       if (!parents) written.push(...copyInto(ctx.rootDir, sources.map((s) => s.src), dest, opts));
