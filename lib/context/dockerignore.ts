@@ -2,7 +2,7 @@
 // context root, `*` and `?` stay within one path element, `**` spans any number, `!` re-includes, the last
 // matching rule wins, and a rule that matches a directory also matches everything below it.
 
-interface Rule { negate: boolean; re: RegExp }
+interface Rule { negate: boolean; re: RegExp; segments: string[] }
 
 export function parseDockerignore(text: string): string[] {
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
@@ -47,7 +47,7 @@ export class IgnoreMatcher {
     this.#rules = patterns.map((raw) => {
       const negate = raw.startsWith("!");
       const body = cleanPattern((negate ? raw.slice(1) : raw).trim());
-      return { negate, re: globToRegExp(body) };
+      return { negate, re: globToRegExp(body), segments: body.split("/") };
     });
   }
   get empty(): boolean { return this.#rules.length === 0; }
@@ -59,4 +59,20 @@ export class IgnoreMatcher {
   }
   /** A directory may be skipped whole only when no `!` rule could re-include something below it. */
   get hasExceptions(): boolean { return this.#rules.some((r) => r.negate); }
+  /**
+   * Whether some `!` rule could match a path below the (ignored) directory `dir`, so it must be walked: its pattern
+   * is longer than `dir` and its leading elements match dir's, or a `**` comes first (Docker's fsutil walks in then).
+   */
+  mayIncludeBelow(dir: string): boolean {
+    const parts = dir.split("/");
+    return this.#rules.some((r) => {
+      if (!r.negate) return false;
+      for (let i = 0; i < r.segments.length; i++) {
+        if (r.segments[i].includes("**")) return true;
+        if (i >= parts.length) return true; // the pattern goes deeper than dir, and everything so far matched
+        if (!globToRegExp(r.segments[i]).test(parts[i])) return false;
+      }
+      return false; // the pattern names dir or an ancestor: ignores() already decided
+    });
+  }
 }

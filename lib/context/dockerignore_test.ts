@@ -26,3 +26,15 @@ test.each(cases)("%p matches %p -> %p", (patterns, path, want) => {
 test("comments and blank lines are dropped", () => {
   expect(parseDockerignore("# c\n\n  a  \r\nb\n")).toEqual(["a", "b"]);
 });
+
+test("mayIncludeBelow: only exceptions that can reach below the directory make it walked", () => {
+  const m = new IgnoreMatcher(["**/*.log", "!sub/keep.log", "tmp", "docs", "!docs/keep", "!**/important"]);
+  expect(m.mayIncludeBelow("sub")).toBe(true);
+  expect(m.mayIncludeBelow("docs")).toBe(true);
+  const n = new IgnoreMatcher(["tmp", "docs", "!docs/keep"]);
+  expect(n.mayIncludeBelow("tmp")).toBe(false);
+  expect(n.mayIncludeBelow("docs")).toBe(true);
+  expect(n.mayIncludeBelow("docs/keep")).toBe(false);
+  expect(new IgnoreMatcher(["a", "!a/*/c"]).mayIncludeBelow("a/b")).toBe(true);
+  expect(new IgnoreMatcher(["a", "!a/x/c"]).mayIncludeBelow("a/b")).toBe(false);
+});
