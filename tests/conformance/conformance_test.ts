@@ -1,0 +1,44 @@
+// Runs every conformance case (tests/conformance/<case>/): Docker BuildKit and kiln build the same Dockerfile and
+// context, and the images must match (see harness.ts and README.md). KILN_CONFORMANCE_CASES=a,b runs only those.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { startDocker, type TestDocker } from "../support/docker.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { pushBusybox } from "../support/base-images.ts";
+import { runTool } from "../support/image-assert.ts";
+import { loadCases, pool, pushSupportImages, runCase, type CaseResult } from "./harness.ts";
+
+const only = process.env.KILN_CONFORMANCE_CASES?.split(",").filter(Boolean);
+const cases = loadCases().filter((c) => !only || only.includes(c.name));
+let docker: TestDocker | undefined;
+let reg: TestRegistry | undefined;
+let results: Promise<CaseResult>[] = [];
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  const busybox = await pushBusybox(reg);
+  const baseConfig = JSON.parse(await runTool(["skopeo", "inspect", "--config", "--tls-verify=false", `docker://${busybox}`]));
+  if (cases.some((c) => !c.expected)) docker = await startDocker();
+  const env = { docker, busybox, registry: reg.host, baseHistoryLength: (baseConfig.history ?? []).length };
+  if (docker) await pushSupportImages(env);
+  // Two cases at a time keeps both cores busy without the builds fighting over them.
+  results = pool(cases, 2, (c) => runCase(c, env));
+  // A failing case must not leave the others' promises unobserved.
+  for (const r of results) r.catch(() => {});
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled(results);
+  await docker?.stop();
+  await reg?.stop();
+}, 60_000);
+
+test("there are at least 60 conformance cases", () => {
+  expect(only ? 60 : cases.length).toBeGreaterThanOrEqual(60);
+});
+
+for (const [i, c] of cases.entries()) {
+  test(`conformance: ${c.name}`, async () => {
+    const r = await results[i];
+    expect(r.differences).toEqual([]);
+  }, 300_000);
+}
