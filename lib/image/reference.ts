@@ -43,7 +43,9 @@ export function parseReference(input: string): Reference {
   const parts = rest.split("/");
   let registry = DOCKER_HUB;
   const first = parts[0];
-  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase())) {
+  // As go-containerregistry (kaniko) decides: only a dot, a port or "localhost" makes the first part a registry, so
+  // "UPPER/case" is an upper-case repository (an error), not a host named UPPER as Docker's CLI would guess.
+  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
     registry = HUB_ALIASES.has(first) ? DOCKER_HUB : first;
     parts.shift();
   }
