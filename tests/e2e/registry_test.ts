@@ -1,6 +1,6 @@
 // The registry flags through the CLI: Docker Hub mirrors and --registry-map with fallback order across two
 // registries, --custom-platform against a multi-platform index, the push permission check, GitLab CI credentials.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBusybox } from "../support/base-images.ts";
@@ -10,6 +10,9 @@ import { RegistryClient } from "../../lib/registry/mod.ts";
 import { MediaType, serializeImage, type Platform } from "../../lib/image/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { tinyImage, type TinyImage } from "../../lib/registry/testing.ts";
+
+// Each test runs the CLI (a build and a push or two): seconds on a busy 2-core machine, not milliseconds.
+setDefaultTimeout(60_000);
 
 const cleanup: string[] = [];
 afterAll(() => {
