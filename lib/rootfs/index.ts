@@ -16,9 +16,9 @@ export interface StatRecord {
   mtimeNs: bigint;
   ctimeNs: bigint;
   /** Symlink target. */
-  link?: string;
+  link?: string | undefined;
   /** Regular files: xxhash128 of content and xattrs, when known (see content-hash.ts). */
-  hash?: string;
+  hash?: string | undefined;
 }
 
 export type FileIndex = Map<string, StatRecord>;
@@ -33,10 +33,12 @@ export const S_IFIFO = 0o010000;
 
 function toRecord(st: BigIntStats, host: string): StatRecord {
   const mode = Number(st.mode);
+  // Every record has the same fields (link and hash undefined where absent): one object shape keeps
+  // the 100,000-record comparisons fast.
   return {
     dev: st.dev, ino: st.ino, mode, uid: Number(st.uid), gid: Number(st.gid), size: st.size,
     nlink: Number(st.nlink), rdev: st.rdev, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs,
-    ...((mode & S_IFMT) === S_IFLNK ? { link: readlinkSync(host) } : {}),
+    link: (mode & S_IFMT) === S_IFLNK ? readlinkSync(host) : undefined, hash: undefined,
   };
 }
 

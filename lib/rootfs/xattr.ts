@@ -5,7 +5,7 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 const libc = dlopen("libc.so.6", {
   lsetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   lgetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-  llistxattr: { args: [FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  llistxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
   __errno_location: { args: [], returns: FFIType.ptr },
 });
@@ -32,8 +32,25 @@ export function setXattr(path: string, name: string, value: Uint8Array): void {
   if (libc.symbols.lsetxattr(cstr(path), cstr(name), ptr(buf), value.byteLength, 0) !== 0) throw new XattrError(`setxattr ${name}`, path, errno());
 }
 
-/** All attributes of the path itself, name -> raw value; {} where the filesystem has none. */
+const NONE: Record<string, Uint8Array> = Object.freeze({}) as Record<string, Uint8Array>;
+// Reused for the common case (no attributes): a snapshot asks once per file it writes.
+const PATH_BUF = new Uint8Array(8192);
+const LIST_BUF = new Uint8Array(4096);
+const encoder = new TextEncoder();
+
+/** All attributes of the path itself, name -> raw value; an empty (frozen) object where there are none. */
 export function getXattrs(path: string): Record<string, Uint8Array> {
+  const { written } = encoder.encodeInto(path, PATH_BUF.subarray(0, PATH_BUF.byteLength - 1));
+  if (written !== undefined && written < PATH_BUF.byteLength - 1 && written === Buffer.byteLength(path)) {
+    PATH_BUF[written] = 0;
+    const n = Number(libc.symbols.llistxattr(PATH_BUF, ptr(LIST_BUF), LIST_BUF.byteLength));
+    if (n === 0) return NONE;
+    if (n < 0 && errno() === ENOTSUP) return NONE;
+  }
+  return readAll(path);
+}
+
+function readAll(path: string): Record<string, Uint8Array> {
   const p = cstr(path);
   let size = 256;
   let names: string[] = [];
@@ -41,12 +58,12 @@ export function getXattrs(path: string): Record<string, Uint8Array> {
     const buf = new Uint8Array(size);
     const n = Number(libc.symbols.llistxattr(p, ptr(buf), size));
     if (n >= 0) {
-      if (n === 0) return {};
+      if (n === 0) return NONE;
       names = new TextDecoder().decode(buf.subarray(0, n - 1)).split("\0");
       break;
     }
     const e = errno();
-    if (e === ENOTSUP) return {};
+    if (e === ENOTSUP) return NONE;
     if (e !== ERANGE) throw new XattrError("listxattr", path, e);
     size *= 4;
   }
