@@ -35,7 +35,7 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   const proxyEnv = Object.entries(ctx.buildArgs)
     .filter(([k, v]) => PROXY_ARGS.has(k) && v !== undefined && !env.has(k) && !state.args.has(k))
     .map(([k, v]) => `${k}=${v}`);
-  const user = await resolveUser(ctx.rootDir, rc.User || "root");
+  const user = await resolveUser(ctx.rootDir, rc.User ?? ""); // no USER means uid 0, even without /etc/passwd
   const runEnv = [...(rc.Env ?? []), ...argEnv, ...proxyEnv];
   if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
   if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
