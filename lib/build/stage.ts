@@ -3,9 +3,8 @@ import { mkdirSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import type { Dockerfile, Instruction, Stage } from "../dockerfile/mod.ts";
 import { expandInstruction, DockerfileError, parseDockerfile } from "../dockerfile/mod.ts";
-import type { Image, ImageConfig, Layer } from "../image/mod.ts";
-import { appendLayer, fileLayer, layerMediaType } from "../image/mod.ts";
-import { writeLayer } from "../layer/mod.ts";
+import type { Image, ImageConfig } from "../image/mod.ts";
+import { appendLayer, layerMediaType } from "../image/mod.ts";
 import { execute, lookupFor, traits, type StageState, type StepContext, InstructionError, RunFailedError, type MountResources } from "../instructions/mod.ts";
 import { RootFS } from "../rootfs/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
@@ -125,8 +124,6 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       if (last && rootfs) layer = await rootfs.snapshot(snapshotOptions);
     } else if (fs && result.changes.kind !== "none") {
       layer = await fs.snapshot({ ...snapshotOptions, ...(result.changes.kind === "paths" ? { paths: result.changes.paths } : {}) });
-      // BuildKit commits a layer for every RUN, COPY, ADD and WORKDIR, even one that changed nothing.
-      layer ??= await emptyLayer(tmpDir, snapshotOptions);
     }
     if (result.createdBy === undefined) continue; // ONBUILD: config only, no history entry
     image = appendLayer(image, layer, { created: now(), created_by: result.createdBy, comment: "buildkit.dockerfile.v0" });
@@ -149,8 +146,3 @@ function onbuildTriggers(config: ImageConfig, df: Dockerfile, stage: Stage): Ins
   }
 }
 
-/** A layer with no entries (the 1024 zero bytes of an empty tar), as BuildKit commits for a step that changed nothing. */
-async function emptyLayer(tmpDir: string, opts: { compression: BuildOptions["compression"]; level?: number; mediaType: string }): Promise<Layer> {
-  const blob = await writeLayer([], { dir: tmpDir, compression: opts.compression, ...(opts.level !== undefined ? { level: opts.level } : {}) });
-  return fileLayer({ path: blob.path, mediaType: opts.mediaType, digest: blob.digest, size: blob.size, diffID: blob.diffID });
-}

@@ -29,6 +29,6 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
     // BuildKit's mkdir -p runs as the USER: every directory it creates, parents included, is owned by it.
     for (const p of created) chownSync(hostPath(ctx.rootDir, p), user.uid, user.gid);
   }
-  // BuildKit commits a layer for every WORKDIR but "/", even when the directory already existed (an empty layer).
-  return { state: next, changes: dir === "/" ? { kind: "none" } : { kind: "paths", paths: created }, createdBy };
+  // A WORKDIR that created nothing adds no layer (BuildKit commits an empty one; see tests/conformance/README.md).
+  return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy };
 }
