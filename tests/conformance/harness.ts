@@ -3,6 +3,8 @@
 // umoci (tests/support/image-assert.ts) and compared after normalising what may legitimately differ (timestamps,
 // layer boundaries, digests). A case with expected.json states the expected image instead, for syntax Debian's
 // Docker 20.10 frontend lacks; it is built by kiln only.
+import { createReadStream } from "node:fs";
+import tar from "tar-stream";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -111,7 +113,7 @@ export async function pushSupportImages(env: Env): Promise<void> {
   }
 }
 
-interface Built { image?: InspectedImage; error?: string }
+interface Built { image?: InspectedImage; error?: string; noop?: Set<number> }
 
 async function buildWithDocker(c: Case, ctx: string, out: string, env: Env): Promise<Built> {
   const docker = env.docker!;
@@ -122,11 +124,12 @@ async function buildWithDocker(c: Case, ctx: string, out: string, env: Env): Pro
   if (c.options.target) args.push("--target", c.options.target);
   const b = await docker.run([...args, ctx]);
   if (b.code !== 0) return { error: `docker build failed (${b.code}): ${lastLines(b.stderr)}` };
-  const tar = join(out, "docker.tar");
-  const s = await docker.run(["save", "-o", tar, tag]);
+  const tarPath = join(out, "docker.tar");
+  const s = await docker.run(["save", "-o", tarPath, tag]);
   if (s.code !== 0) return { error: `docker save failed: ${lastLines(s.stderr)}` };
   await docker.run(["rmi", "-f", tag]);
-  return { image: await inspectDockerArchive(tar) };
+  const image = await inspectDockerArchive(tarPath);
+  return { image, noop: await noopLayers(tarPath, image.archiveManifest.Layers ?? []) };
 }
 
 async function buildWithKiln(c: Case, ctx: string, out: string): Promise<Built> {
@@ -162,8 +165,61 @@ export function normaliseConfig(config: any): Record<string, unknown> {
   return pick;
 }
 
-export function normaliseHistory(config: any): { created_by: string; empty_layer: boolean }[] {
-  return (config.history ?? []).map((h: any) => ({ created_by: h.created_by ?? "", empty_layer: h.empty_layer === true }));
+/**
+ * History as (created_by, empty_layer). Layers in `noop` (indexes into the image's layers) count as no layer: kiln,
+ * like kaniko, adds no layer for a step that changed nothing, where BuildKit commits one (a deliberate difference,
+ * README.md).
+ */
+export function normaliseHistory(config: any, noop: ReadonlySet<number> = new Set()): { created_by: string; empty_layer: boolean }[] {
+  let layer = 0;
+  return (config.history ?? []).map((h: any) => {
+    const empty = h.empty_layer === true || noop.has(layer);
+    if (h.empty_layer !== true) layer++;
+    return { created_by: h.created_by ?? "", empty_layer: empty };
+  });
+}
+
+/**
+ * Indexes of the layers of a `docker save` archive that change nothing: every entry equals (mtime aside) what the
+ * layers below already had, and no whiteouts. BuildKit writes such layers for `RUN true` (only /etc's mtime moved),
+ * a COPY of identical bytes, or a WORKDIR that existed.
+ */
+export async function noopLayers(tarPath: string, layerNames: string[]): Promise<Set<number>> {
+  const wanted = new Map(layerNames.map((n, i) => [n.replace(/^\.\//, ""), i]));
+  const entries = new Map<number, { path: string; key: string; whiteout: boolean }[]>();
+  const outer = tar.extract();
+  const done = (async () => {
+    for await (const e of outer) {
+      const idx = wanted.get(e.header.name.replace(/^\.\//, ""));
+      if (idx === undefined) { e.resume(); continue; }
+      const list: { path: string; key: string; whiteout: boolean }[] = [];
+      const inner = tar.extract();
+      const innerDone = (async () => {
+        for await (const f of inner) {
+          const hash = new Bun.CryptoHasher("sha256");
+          for await (const chunk of f) hash.update(chunk as Uint8Array);
+          const h = f.header;
+          const path = "/" + h.name.replace(/^\.?\/+/, "").replace(/\/$/, "");
+          const key = JSON.stringify([h.type, (h.mode ?? 0) & 0o7777, h.uid, h.gid, h.size, h.linkname ?? "", h.type === "file" ? hash.digest("hex") : ""]);
+          list.push({ path, key, whiteout: path.split("/").pop()!.startsWith(".wh.") });
+        }
+      })();
+      for await (const chunk of e) inner.write(chunk as Uint8Array);
+      inner.end(() => {}); // the typings want a callback
+      await innerDone;
+      entries.set(idx, list);
+    }
+  })();
+  createReadStream(tarPath).pipe(outer);
+  await done;
+  const state = new Map<string, string>();
+  const noop = new Set<number>();
+  for (let i = 0; i < layerNames.length; i++) {
+    const list = entries.get(i) ?? [];
+    if (list.every((f) => !f.whiteout && state.get(f.path) === f.key)) noop.add(i);
+    for (const f of list) if (!f.whiteout) state.set(f.path, f.key);
+  }
+  return noop;
 }
 
 function fileView(f: FileEntry, mtime: boolean): Record<string, unknown> {
@@ -183,14 +239,14 @@ function ignored(path: string, ignore: string[]): boolean {
 }
 
 /** Differences between Docker's image and kiln's, one readable line each. */
-export function compareImages(docker: InspectedImage, kiln: InspectedImage, options: CaseOptions): string[] {
+export function compareImages(docker: InspectedImage, kiln: InspectedImage, options: CaseOptions, dockerNoop: ReadonlySet<number> = new Set()): string[] {
   const diffs: string[] = [];
   const dc = normaliseConfig(docker.config);
   const kc = normaliseConfig(kiln.config);
   for (const k of Object.keys(dc)) {
     if (show(dc[k]) !== show(kc[k])) diffs.push(`config ${k}: docker ${show(dc[k])} kiln ${show(kc[k])}`);
   }
-  const dh = normaliseHistory(docker.config);
+  const dh = normaliseHistory(docker.config, dockerNoop);
   const kh = normaliseHistory(kiln.config);
   for (let i = 0; i < Math.max(dh.length, kh.length); i++) {
     if (show(dh[i]) !== show(kh[i])) diffs.push(`history[${i}]: docker ${show(dh[i])} kiln ${show(kh[i])}`);
@@ -258,7 +314,7 @@ export async function runCase(c: Case, env: Env & { baseHistoryLength: number })
     }
     const errors = [d.error, k.error].filter((e): e is string => !!e);
     if (errors.length) return { name: c.name, differences: errors };
-    return { name: c.name, differences: compareImages(d.image!, k.image!, c.options) };
+    return { name: c.name, differences: compareImages(d.image!, k.image!, c.options, d.noop) };
   } finally {
     for (const i of cleanups) await cleanupInspected(i);
     rmSync(ctx, { recursive: true, force: true });
