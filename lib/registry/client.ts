@@ -161,10 +161,14 @@ export class RegistryClient {
       const k = `${r.registry}/${r.repository}`;
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
+    // Every repository gets all its blobs before any tag is written, so a failed upload leaves no tag anywhere.
+    for (const group of groups.values()) {
+      const { registry, repository } = group[0];
+      await this.#pushBlobs(await this.#session(registry, "push"), repository, image, ser.configBytes, ser.configDescriptor.digest);
+    }
     for (const group of groups.values()) {
       const { registry, repository } = group[0];
       const s = await this.#session(registry, "push");
-      await this.#pushBlobs(s, repository, image, ser.configBytes, ser.configDescriptor.digest);
       for (const r of group) {
         const refText = formatReference(r);
         try {

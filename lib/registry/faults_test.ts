@@ -150,3 +150,12 @@ test("an immutable tag fails the push, unless ignoreImmutableTagErrors", async (
   expect(other).toBeInstanceOf(RegistryError);
   expect(other.status).toBe(403);
 });
+
+test("when one destination's upload fails, no destination gets a tag", async () => {
+  proxy = await startFaultProxy(reg.host, [(r) => (r.method === "POST" && r.path.startsWith("/v2/faults/second/") ? { status: 403, body: JSON.stringify({ errors: [{ code: "DENIED", message: "denied" }] }) } : undefined)]);
+  const { client } = clientVia(proxy);
+  const err = await client.push(img.image, [`${proxy.host}/faults/first:1`, `${proxy.host}/faults/second:1`]).catch((e) => e);
+  expect(err).toBeInstanceOf(RegistryError);
+  expect(err.status).toBe(403);
+  expect(await skopeoDigest(`${reg.host}/faults/first:1`).catch((e) => String(e))).toContain("manifest unknown");
+});
