@@ -1,7 +1,8 @@
 // Reads a layer blob: sniffs its compression, decompresses, hashes the tar (diffID) and yields
 // entries one at a time. A body not consumed by the caller is skipped before the next entry.
 import { Readable } from "node:stream";
-import { createDecompressor, detectCompression, SNIFF_BYTES, type Compression } from "./compression.ts";
+import { detectCompression, SNIFF_BYTES, type Compression } from "./compression.ts";
+import { inflateOnWorker } from "./inflate-worker.ts";
 import { LayerFormatError } from "./errors.ts";
 import { Sha256Counter } from "./hash.ts";
 import type { EntryType, ReadHeader } from "./header.ts";
@@ -65,7 +66,7 @@ class ByteQueue {
     }
     return true;
   }
-  /** Up to `max` bytes (a view, valid until the next call), or undefined at the end. */
+  /** Up to `max` bytes (a view of a chunk the decompressor does not reuse), or undefined at the end. */
   async some(max: number): Promise<Uint8Array | undefined> {
     if (!(await this.#fill())) return undefined;
     const n = Math.min(max, this.#cur.byteLength - this.#off);
@@ -120,7 +121,7 @@ class EntryBody implements AsyncIterable<Uint8Array> {
       if (c === undefined) throw new LayerFormatError(`truncated tar: body of "${this.name}" ends early`);
       this.#left -= c.byteLength;
       n -= c.byteLength;
-      yield c.slice(); // the caller may keep it; the queue's chunk is reused by the next read
+      yield c; // a view of the decompressor's chunk, which is never written again: no copy needed
     }
   }
   async *#expand(): AsyncGenerator<Uint8Array> {
@@ -184,7 +185,8 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
     const { compression, chunks } = await sniff(this.#source);
     this.#compression = compression;
     const hash = new Sha256Counter();
-    const decompressed = Readable.from(chunks).pipe(createDecompressor(compression));
+    // Inflating on a worker lets decompression and extraction use two cores, as tar -xzf does.
+    const decompressed = compression === "none" ? Readable.from(chunks) : Readable.from(inflateOnWorker(compression, chunks));
     const q = new ByteQueue(decompressed as AsyncIterable<Uint8Array>, hash);
     try {
       yield* this.#entries(q);

@@ -1,0 +1,90 @@
+// Decompression on a worker thread, so the thread applying a layer only parses and writes (as
+// `tar -xzf` leaves gunzip to a second process). The worker is shipped as source text so the
+// compiled binary needs no extra entry point; it uses node:zlib like the in-thread path.
+import type { Compression } from "./compression.ts";
+
+function workerMain(): void {
+  // Not require(): a bundler would rewrite it, and this function runs from its source text.
+  const zlib = (globalThis as any).process.getBuiltinModule("node:zlib") as typeof import("node:zlib");
+  let inflater: import("node:stream").Transform | undefined;
+  const post = (m: unknown, t?: ArrayBuffer[]) => (globalThis as any).postMessage(m, t ?? []);
+  (globalThis as any).onmessage = (ev: MessageEvent) => {
+    const m = ev.data;
+    if (m.start) {
+      inflater = m.start === "gzip" ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : zlib.createZstdDecompress({ chunkSize: 256 * 1024 } as any);
+      inflater.on("data", (c: Uint8Array) => {
+        const copy = new Uint8Array(c.byteLength);
+        copy.set(c);
+        post({ data: copy }, [copy.buffer]);
+      });
+      inflater.on("end", () => post({ end: true }));
+      inflater.on("error", (e: Error) => post({ error: e.message }));
+    } else if (m.chunk) {
+      // Credit-based flow: the main thread sends more only after this acknowledgement.
+      inflater!.write(m.chunk, () => post({ ack: true }));
+    } else if (m.end) {
+      inflater!.end();
+    }
+  };
+}
+
+const SOURCE = `(${workerMain.toString()})()`;
+let url: string | undefined;
+
+/**
+ * Decompressed chunks of `chunks`, inflated on a worker thread. Memory stays bounded: at most
+ * `window` compressed chunks in flight and, while `maxQueued` inflated chunks wait for the reader,
+ * nothing more is sent.
+ */
+export async function* inflateOnWorker(
+  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array>, window = 4, maxQueued = 16,
+): AsyncGenerator<Uint8Array> {
+  url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
+  const w = new Worker(url);
+  const out: Uint8Array[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  let wakeFeeder: (() => void) | undefined;
+  let inFlight = 0;
+  const notify = () => {
+    const f = wake; wake = undefined; f?.();
+    const g = wakeFeeder; wakeFeeder = undefined; g?.();
+  };
+  w.onmessage = (ev: MessageEvent) => {
+    const m = ev.data;
+    if (m.data) out.push(m.data);
+    else if (m.ack) inFlight--;
+    else if (m.end) ended = true;
+    else if (m.error) failure = new Error(m.error);
+    notify();
+  };
+  w.onerror = (ev) => { failure = new Error((ev as ErrorEvent).message); notify(); };
+  const wait = () => new Promise<void>((r) => { wake = r; });
+  try {
+    w.postMessage({ start: compression });
+    const feeder = (async () => {
+      for await (const c of chunks) {
+        while ((inFlight >= window || out.length >= maxQueued) && !failure) await new Promise<void>((r) => { wakeFeeder = r; });
+        if (failure) return;
+        inFlight++;
+        w.postMessage({ chunk: c });
+      }
+      w.postMessage({ end: true });
+    })();
+    let feedError: unknown;
+    feeder.catch((e) => { feedError = e; failure ??= e as Error; notify(); });
+    for (;;) {
+      while (out.length > 0) {
+        const c = out.shift()!;
+        const g = wakeFeeder; wakeFeeder = undefined; g?.();
+        yield c;
+      }
+      if (failure) throw feedError ?? failure;
+      if (ended) return;
+      await wait();
+    }
+  } finally {
+    w.terminate();
+  }
+}
