@@ -29,6 +29,7 @@ function workerMain(): void {
 }
 
 const SOURCE = `(${workerMain.toString()})()`;
+const BATCH = 1 << 20;
 let url: string | undefined;
 
 /**
@@ -64,12 +65,27 @@ export async function* inflateOnWorker(
   try {
     w.postMessage({ start: compression });
     const feeder = (async () => {
-      for await (const c of chunks) {
+      // Few large messages: each postMessage has a fixed cost, and file streams yield small chunks.
+      let batch: Uint8Array[] = [];
+      let batched = 0;
+      const send = async () => {
         while ((inFlight >= window || out.length >= maxQueued) && !failure) await new Promise<void>((r) => { wakeFeeder = r; });
-        if (failure) return;
+        if (failure || batched === 0) return;
+        const one = new Uint8Array(batched);
+        let off = 0;
+        for (const b of batch) { one.set(b, off); off += b.byteLength; }
+        batch = [];
+        batched = 0;
         inFlight++;
-        w.postMessage({ chunk: c });
+        w.postMessage({ chunk: one }, [one.buffer]);
+      };
+      for await (const c of chunks) {
+        batch.push(c);
+        batched += c.byteLength;
+        if (batched >= BATCH) await send();
+        if (failure) return;
       }
+      await send();
       w.postMessage({ end: true });
     })();
     let feedError: unknown;
