@@ -76,7 +76,16 @@ export async function startDocker(): Promise<TestDocker> {
     const mounts = (await Bun.file("/proc/self/mountinfo").text()).split("\n")
       .map((l) => l.split(" ")[4]).filter((m): m is string => !!m && m.startsWith(dir)).sort().reverse();
     for (const m of mounts) Bun.spawnSync(["umount", "-l", m]);
-    await rm(dir, { recursive: true, force: true });
+    // Lazily unmounted overlays can keep a directory busy for a moment after dockerd exits.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await rm(dir, { recursive: true, force: true });
+        break;
+      } catch (e) {
+        if (attempt >= 10) throw new TestDockerError(`cannot remove ${dir} after stopping dockerd: ${(e as Error).message}`);
+        await Bun.sleep(300);
+      }
+    }
   };
 
   const deadline = Date.now() + 60_000;
