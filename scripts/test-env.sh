@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # command -> Debian package providing it. Order matters only for the message.
-tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd)
+tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr)
 declare -A pkg_of=(
   [docker-registry]=docker-registry
   [skopeo]=skopeo
@@ -16,6 +16,7 @@ declare -A pkg_of=(
   [openssl]=openssl
   [unshare]=util-linux
   [patchelf]=patchelf
+  [getfattr]=attr
   # the conformance suite compares kiln with the Docker engine (BuildKit) it starts itself
   [dockerd]=docker.io
 )

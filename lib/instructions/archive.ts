@@ -7,12 +7,12 @@ import { dirname, posix } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
-import tar from "tar-stream";
 import unbzip2 from "unbzip2-stream";
 import { XzReadableStream } from "xz-decompress";
 import type { ModeFn } from "./chmod.ts";
 import type { Ownership } from "./copy-files.ts";
 import { hostPath, rootPath } from "./paths.ts";
+import { readTarEntries, setXattr } from "../rootfs/mod.ts";
 
 type Codec = "gzip" | "bzip2" | "xz" | "zstd" | "none";
 
@@ -84,49 +84,47 @@ export interface ExtractOptions { owner?: Ownership; mode?: ModeFn }
 export async function extractArchive(root: string, archive: string, codec: Codec, destDir: string, opts: ExtractOptions): Promise<string[]> {
   const written: string[] = [];
   const dirTimes: { p: string; mtime: Date }[] = [];
-  const ex = tar.extract();
-  const done = (async () => {
-    for await (const entry of ex) {
-      const h = entry.header;
-      const name = posix.normalize("/" + h.name).replace(/\/$/, "");
-      const host = hostPath(root, posix.join(destDir, name), false);
-      mkdirSync(dirname(host), { recursive: true });
-      const uid = opts.owner?.uid ?? h.uid ?? 0;
-      const gid = opts.owner?.gid ?? h.gid ?? 0;
-      const bits = (h.mode ?? 0o644) & 0o7777;
-      let existing;
-      try { existing = lstatSync(host); } catch { /* none */ }
-      if (h.type === "directory") {
-        if (existing && !existing.isDirectory()) rmSync(host, { force: true });
-        if (!existing?.isDirectory()) mkdirSync(host);
-        chmodSync(host, opts.mode ? opts.mode(bits, true) : bits);
-        lchownSync(host, uid, gid);
-        if (h.mtime) dirTimes.push({ p: host, mtime: h.mtime });
-        entry.resume();
-      } else if (h.type === "file" || h.type === "contiguous-file") {
-        if (existing) rmSync(host, { recursive: true, force: true });
-        await pipeline(entry, createWriteStream(host));
-        chmodSync(host, opts.mode ? opts.mode(bits, false) : bits);
-        lchownSync(host, uid, gid);
-        if (h.mtime) utimesSync(host, h.mtime, h.mtime);
-      } else if (h.type === "symlink") {
-        if (existing) rmSync(host, { recursive: true, force: true });
-        symlinkSync(h.linkname ?? "", host);
-        lchownSync(host, uid, gid);
-        if (h.mtime) lutimesSync(host, h.mtime, h.mtime);
-        entry.resume();
-      } else if (h.type === "link") {
-        if (existing) rmSync(host, { recursive: true, force: true });
-        linkSync(hostPath(root, posix.join(destDir, posix.normalize("/" + (h.linkname ?? ""))), false), host);
-        entry.resume();
-      } else {
-        entry.resume(); // devices and FIFOs need privileges a build should not assume; BuildKit skips them too when it cannot
-        continue;
-      }
-      written.push(rootPath(root, host));
+  for await (const entry of readTarEntries(decompressed(archive, codec))) {
+    const h = entry.header;
+    const name = posix.normalize("/" + h.name).replace(/\/$/, "");
+    if (name === "/" || name === "") {
+      continue; // the archive's own root entry does not replace the destination's metadata
     }
-  })();
-  await Promise.all([pipeline(decompressed(archive, codec), ex).catch((e) => { ex.destroy(e); throw e; }), done]);
+    const host = hostPath(root, posix.join(destDir, name), false);
+    mkdirSync(dirname(host), { recursive: true });
+    const uid = opts.owner?.uid ?? h.uid ?? 0;
+    const gid = opts.owner?.gid ?? h.gid ?? 0;
+    const bits = (h.mode ?? 0o644) & 0o7777;
+    let existing;
+    try { existing = lstatSync(host); } catch { /* none */ }
+    if (h.type === "directory") {
+      if (existing && !existing.isDirectory()) rmSync(host, { force: true });
+      if (!existing?.isDirectory()) mkdirSync(host);
+      chmodSync(host, opts.mode ? opts.mode(bits, true) : bits);
+      lchownSync(host, uid, gid);
+      dirTimes.push({ p: host, mtime: h.mtime });
+    } else if (h.type === "file") {
+      if (existing) rmSync(host, { recursive: true, force: true });
+      await pipeline(Readable.from(entry.body), createWriteStream(host));
+      lchownSync(host, uid, gid);
+      chmodSync(host, opts.mode ? opts.mode(bits, false) : bits);
+      utimesSync(host, h.mtime, h.mtime);
+    } else if (h.type === "symlink") {
+      if (existing) rmSync(host, { recursive: true, force: true });
+      symlinkSync(h.linkname ?? "", host);
+      lchownSync(host, uid, gid);
+      lutimesSync(host, h.mtime, h.mtime);
+    } else if (h.type === "link") {
+      if (existing) rmSync(host, { recursive: true, force: true });
+      linkSync(hostPath(root, posix.join(destDir, posix.normalize("/" + (h.linkname ?? ""))), false), host);
+    } else {
+      // (an unread body is skipped by the reader) devices and FIFOs need privileges a build should not assume; BuildKit skips them too when it cannot
+      continue;
+    }
+    // After chown and chmod, which drop security.capability.
+    for (const [attr, value] of Object.entries(h.xattrs ?? {})) setXattr(host, attr, value);
+    written.push(rootPath(root, host));
+  }
   // Directory times last: writing their entries changed them.
   for (const { p, mtime } of dirTimes.reverse()) utimesSync(p, mtime, mtime);
   return written;

@@ -5,6 +5,7 @@ import { basename, dirname, join } from "node:path";
 import type { ResolvedSource } from "../context/mod.ts";
 import type { ModeFn } from "./chmod.ts";
 import { hostPath, rootPath } from "./paths.ts";
+import { getXattrs, setXattr } from "../rootfs/mod.ts";
 
 export interface Ownership { uid: number; gid: number }
 
@@ -97,6 +98,7 @@ function copyEntry(root: string, from: ResolvedSource, src: string, sub: string,
     copyFileSync(src, dest, constants.COPYFILE_FICLONE);
     lchownSync(dest, own.uid, own.gid);
     chmodSync(dest, opts.mode ? opts.mode(st.mode & 0o7777, false) : st.mode & 0o7777);
+    copyXattrs(src, dest);
     utimesSync(dest, st.atime, st.mtime);
   } else {
     return; // sockets, devices and FIFOs in a context are not copied, as with docker build
@@ -109,4 +111,9 @@ export function makeDestDir(root: string, dir: string, opts: CopyOptions): strin
   const written: string[] = [];
   ensureDir(root, hostPath(root, dir), opts, written, true);
   return written;
+}
+
+/** Extended attributes travel with the file (BuildKit's copy keeps them); set after chown, which drops capabilities. */
+function copyXattrs(src: string, dest: string): void {
+  for (const [name, value] of Object.entries(getXattrs(src))) setXattr(dest, name, value);
 }

@@ -228,6 +228,9 @@ function fileView(f: FileEntry, mtime: boolean): Record<string, unknown> {
   if (f.sha256 !== undefined) v.sha256 = f.sha256.slice(0, 12);
   if (f.linkTarget !== undefined) v.linkTarget = f.linkTarget;
   if (f.devMajor !== undefined) v.dev = `${f.devMajor}:${f.devMinor}`;
+  // Only security.capability: BuildKit's layer writer (containerd's) keeps no other xattr; kiln keeps them all (README).
+  const cap = f.xattrs?.["security.capability"];
+  if (cap !== undefined) v.xattrs = { "security.capability": cap };
   if (mtime) v.mtime = f.mtime;
   return v;
 }

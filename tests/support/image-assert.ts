@@ -28,6 +28,8 @@ export interface FileEntry {
   sha256?: string;
   /** Symlink: its target as stored. Hardlink: the path first seen for the inode. */
   linkTarget?: string;
+  /** Extended attributes read with getfattr (attr package): name -> value as hex, e.g. "0x626c7565". */
+  xattrs?: Record<string, string>;
   /** Character and block devices. */
   devMajor?: number;
   devMinor?: number;
@@ -416,5 +418,32 @@ export async function walkRootfs(rootfsDir: string): Promise<Map<string, FileEnt
   }
 
   await visitChildren(rootfsDir, "/");
+  for (const [path, attrs] of await readXattrs(rootfsDir)) {
+    const entry = files.get(path);
+    if (entry) entry.xattrs = attrs;
+  }
   return files;
+}
+
+/**
+ * Every extended attribute below `rootfsDir`, read by one `getfattr` run (no symlink is followed), keyed by the
+ * path inside the image. getfattr exits 1 when only some files have no attributes, so its output is what counts.
+ */
+async function readXattrs(rootfsDir: string): Promise<Map<string, Record<string, string>>> {
+  const p = Bun.spawn(["getfattr", "-h", "-R", "-P", "-d", "-m", "-", "-e", "hex", "--absolute-names", rootfsDir], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0 && out === "" && err.trim() !== "") throw new ToolError(["getfattr", "-R", rootfsDir], code, err);
+  const result = new Map<string, Record<string, string>>();
+  let current: Record<string, string> | undefined;
+  for (const line of out.split("\n")) {
+    if (line.startsWith("# file: ")) {
+      const host = line.slice(8);
+      current = {};
+      result.set(host === rootfsDir ? "/" : host.slice(rootfsDir.length), current);
+    } else if (current && line.includes("=")) {
+      const i = line.indexOf("=");
+      current[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+  return result;
 }
