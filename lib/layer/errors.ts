@@ -23,3 +23,11 @@ export class LayerWriteError extends Error {
     super(`writing layer entry "${entry}": ${problem}; the layer was not written`);
   }
 }
+
+/** A block of a layer could not be compressed (the codec refused the level, or a worker died). */
+export class LayerCompressError extends Error {
+  override name = "LayerCompressError";
+  constructor(codec: string, block: number, problem: string) {
+    super(`compressing block ${block} of a layer with ${codec}: ${problem}; check --compression and --compression-level`);
+  }
+}

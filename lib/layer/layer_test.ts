@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readLayer, writeLayer, type TarEntry, type ReadEntry, LayerFormatError } from "./mod.ts";
+import { readLayer, writeLayer, type TarEntry, type ReadEntry, LayerCompressError, LayerFormatError } from "./mod.ts";
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), "kiln-layer-")); });
@@ -96,6 +96,61 @@ describe("writeLayer", () => {
     const sub = mkdtempSync(join(dir, "bad-"));
     const bad: TarEntry[] = [{ header: { name: "x", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: t0, size: 10 }, body: (async function* () { yield new Uint8Array(3); })() }];
     await expect(writeLayer(bad, { dir: sub, compression: "gzip" })).rejects.toThrow();
+    expect(readdirSync(sub)).toEqual([]);
+  });
+});
+
+// Counts the gzip members of a file (each block of a large layer is one) with Python's zlib, which shares no code with ours.
+const gzipMembers = (path: string) => Number(sh(`python3 -c '
+import sys, zlib
+data = open(sys.argv[1], "rb").read(); n = 0
+while data:
+    d = zlib.decompressobj(31); d.decompress(data); data = d.unused_data; n += 1
+print(n)' ${path}`).trim());
+
+describe("block compression", () => {
+  // ~5.5 MiB of text that compresses but not trivially: more than five 1 MiB blocks.
+  const text = new TextEncoder().encode(Array.from({ length: 600_000 }, (_, i) => `line ${i * 7919 % 100_003}`).join("\n"));
+  const big = (): TarEntry[] => [
+    { header: { name: "a.txt", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: t0 }, body: text },
+    { header: { name: "b.txt", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: t0 }, body: text.subarray(0, 1_000_001) },
+  ];
+
+  test("a large gzip layer is several members forming one stream: gzip -t, gzip -dc | sha256sum is the diffID, our reader agrees", async () => {
+    const blob = await writeLayer(big(), { dir, compression: "gzip" });
+    expect(sh(`gzip -t ${blob.path} && echo ok`).trim()).toBe("ok");
+    expect(blob.diffID).toBe(sha(`gzip -dc ${blob.path} | sha256sum`));
+    expect(blob.digest).toBe(sha(`sha256sum ${blob.path}`));
+    expect(gzipMembers(blob.path)).toBeGreaterThanOrEqual(6);
+    expect(sh(`tar -xzOf ${blob.path} b.txt | cmp - <(head -c 1000001 <(tar -xzOf ${blob.path} a.txt)) && echo same`).trim()).toBe("same");
+    const r = readLayer(Bun.file(blob.path).stream());
+    expect((await collect(r)).map((e) => e.bytes)).toEqual([text.byteLength, 1_000_001]);
+    expect(r.diffID).toBe(blob.diffID);
+  });
+
+  test("a large zstd layer is several frames: zstd -t, zstd -dc | sha256sum is the diffID, our reader agrees", async () => {
+    const blob = await writeLayer(big(), { dir, compression: "zstd", level: 3 });
+    expect(sh(`zstd -tq ${blob.path} && echo ok`).trim()).toBe("ok");
+    expect(blob.diffID).toBe(sha(`zstd -dcq ${blob.path} | sha256sum`));
+    expect(Number(sh(`zstd -l ${blob.path} | awk 'NR==2 {print $1}'`))).toBeGreaterThanOrEqual(6);
+    const r = readLayer(Bun.file(blob.path).stream());
+    await collect(r);
+    expect(r.diffID).toBe(blob.diffID);
+  });
+
+  test("blocks are cut by byte offset, so the same tar gives the same digest however its chunks arrive; a small layer is one member", async () => {
+    const a = await writeLayer(big(), { dir, compression: "gzip" });
+    async function* dribble() { for (let o = 0; o < text.byteLength; o += 77_777) yield text.slice(o, o + 77_777); }
+    const b = await writeLayer([{ header: { ...big()[0].header, size: text.byteLength }, body: dribble() }, big()[1]], { dir, compression: "gzip" });
+    expect(b.digest).toBe(a.digest);
+    const small = await writeLayer(entries().filter((e) => e.header.name !== "etc/big"), { dir, compression: "gzip" });
+    expect(gzipMembers(small.path)).toBe(1);
+  });
+
+  test("a level the codec refuses is a LayerCompressError naming the flag, and leaves no file behind", async () => {
+    const sub = mkdtempSync(join(dir, "level-"));
+    await expect(writeLayer(big(), { dir: sub, compression: "zstd", level: 99 })).rejects.toThrow(LayerCompressError);
+    await expect(writeLayer(big(), { dir: sub, compression: "gzip", level: 13 })).rejects.toThrow(/--compression-level/);
     expect(readdirSync(sub)).toEqual([]);
   });
 });

@@ -1,13 +1,11 @@
-// Writes a layer in one pass: entries -> tar -> sha256 (diffID) -> compressor -> sha256 (digest)
-// -> temp file. Nothing holds more than a stream buffer, whatever the layer size.
+// Writes a layer in one pass: entries -> tar -> sha256 (diffID) -> block compressor (worker
+// threads) -> sha256 (digest) -> temp file. Nothing holds more than a few blocks, whatever the layer size.
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createCompressor, type Compression } from "./compression.ts";
-import { LayerWriteError } from "./errors.ts";
+import { DEFAULT_LEVEL, type Compression } from "./compression.ts";
+import { compressBlocks } from "./compress-pool.ts";
+import { LayerWriteError, UnsupportedCompressionError } from "./errors.ts";
 import { Sha256Counter } from "./hash.ts";
 import type { TarHeader } from "./header.ts";
 import { BLOCK, encodeHeader, padding } from "./tar-format.ts";
@@ -41,15 +39,6 @@ export interface LayerBlob {
   /** Size of the compressed blob in bytes. */
   size: number;
   compression: Compression;
-}
-
-function tap(counter: Sha256Counter): Transform {
-  return new Transform({
-    transform(chunk: Uint8Array, _enc, cb) {
-      counter.update(chunk);
-      cb(null, chunk);
-    },
-  });
 }
 
 const BATCH = 256 * 1024;
@@ -96,7 +85,19 @@ export async function* tarStream(entries: AsyncIterable<TarEntry> | Iterable<Tar
   if (used > 0) yield buf.subarray(0, used);
 }
 
-/** Streams entries into a compressed layer blob in `opts.dir`. On failure the partial file is removed. */
+/** The chunks of `chunks`, hashed on the way past (the diffID is the sha256 of the uncompressed tar). */
+async function* hashed(chunks: AsyncIterable<Uint8Array>, counter: Sha256Counter): AsyncGenerator<Uint8Array> {
+  for await (const c of chunks) {
+    counter.update(c);
+    yield c;
+  }
+}
+
+/**
+ * Streams entries into a compressed layer blob in `opts.dir`: the tar is hashed as it is made,
+ * compressed in blocks on worker threads, and the blocks are hashed and written in order.
+ * On failure the partial file is removed.
+ */
 export async function writeLayer(
   entries: AsyncIterable<TarEntry> | Iterable<TarEntry>,
   opts: WriteLayerOptions,
@@ -104,10 +105,18 @@ export async function writeLayer(
   const path = join(opts.dir, `layer-${randomBytes(8).toString("hex")}.tmp`);
   const tarHash = new Sha256Counter();
   const blobHash = new Sha256Counter();
-  const compressor = createCompressor(opts.compression, opts.level);
+  if (opts.compression === "zstd" && typeof (Bun as { zstdCompressSync?: unknown }).zstdCompressSync !== "function") throw new UnsupportedCompressionError("zstd");
+  const tar = hashed(tarStream(entries), tarHash);
+  const blocks = opts.compression === "none" ? tar : compressBlocks(tar, { codec: opts.compression, level: opts.level ?? DEFAULT_LEVEL });
+  const fh = await open(path, "wx");
   try {
-    await pipeline(Readable.from(tarStream(entries), { objectMode: false }), tap(tarHash), compressor, tap(blobHash), createWriteStream(path));
+    for await (const b of blocks) {
+      blobHash.update(b);
+      for (let off = 0; off < b.byteLength;) off += (await fh.write(b, off, b.byteLength - off)).bytesWritten;
+    }
+    await fh.close();
   } catch (err) {
+    await fh.close().catch(() => {});
     await rm(path, { force: true });
     throw err;
   }
