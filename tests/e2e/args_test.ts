@@ -1,26 +1,13 @@
 // ARG rules as BuildKit applies them, checked on real builds: meta ARGs, per-stage scope, --build-arg from the
 // environment, automatic platform ARGs, ENV over ARG, proxy ARGs, the unused build-arg warning, --target errors.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
+import { useBusyboxRegistry } from "../support/e2e.ts";
 import { cleanupInspected, inspectOciLayout } from "../support/image-assert.ts";
 import { makeContext, runKiln } from "../support/kiln.ts";
 import { formatPlatform, hostPlatform } from "../../lib/image/mod.ts";
 
-let reg: TestRegistry;
-let base: string;
-const dirs: string[] = [];
-beforeAll(async () => {
-  reg = await startRegistry();
-  base = await pushBusybox(reg);
-});
-afterAll(async () => {
-  await reg?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const fx = useBusyboxRegistry();
 
 const DOCKERFILE = `ARG BASE=placeholder
 ARG VERSION=1.0
@@ -41,11 +28,11 @@ COPY --from=first /first.txt /first.txt
 
 async function build(extra: string[], env: Record<string, string> = {}) {
   const ctx = makeContext({ Dockerfile: DOCKERFILE });
-  const out = mkdtempSync(join(tmpdir(), "kiln-args-"));
-  dirs.push(ctx, out);
+  fx.keep(ctx);
+  const out = fx.tmp("kiln-args-");
   const r = await runKiln([
     "-c", ctx, "--no-push", "--insecure-pull", "--oci-layout-path", join(out, "oci"), "--log-format", "text",
-    "--build-arg", `BASE=${base}`, ...extra,
+    "--build-arg", `BASE=${fx.base}`, ...extra,
   ], { env });
   return { ...r, layout: join(out, "oci") };
 }

@@ -1,32 +1,16 @@
 // The first end-to-end path: real Dockerfiles built by the kiln CLI (from source and compiled), pushed to a
 // real distribution registry, and checked with skopeo + umoci, which share no code with kiln.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
+import { useBusyboxRegistry } from "../support/e2e.ts";
 import { cleanupInspected, inspectDockerArchive, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
 import { makeContext, runKiln, type KilnFlavour } from "../support/kiln.ts";
 
-let reg: TestRegistry;
-let base: string;
-const cleanup: string[] = [];
 
-beforeAll(async () => {
-  reg = await startRegistry();
-  base = await pushBusybox(reg);
-});
-afterAll(async () => {
-  await reg?.stop();
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
-});
+const fx = useBusyboxRegistry();
 
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  cleanup.push(d);
-  return d;
-}
+const tmp = fx.tmp;
 
 const APP_DOCKERFILE = (from: string) => `# a Dockerfile using every instruction of the first milestone
 FROM ${from}
@@ -59,7 +43,7 @@ function appContext(from: string): string {
     "ignored.txt": "never copied\n",
     ".dockerignore": "ignored.txt\n",
   });
-  cleanup.push(dir);
+  fx.keep(dir);
   return dir;
 }
 
@@ -101,9 +85,9 @@ function checkAppImage(img: InspectedImage, baseLayers: number, greeting: string
 
 describe.each(["source", "binary"] as KilnFlavour[])("kiln from %s", (flavour) => {
   test("builds a Dockerfile FROM a registry image and pushes it", async () => {
-    const ctx = appContext(base);
+    const ctx = appContext(fx.base);
     const out = tmp("kiln-out-");
-    const dest = `${reg.host}/app-${flavour}:v1`;
+    const dest = `${fx.reg.host}/app-${flavour}:v1`;
     const r = await runKiln([
       "--context", `dir://${ctx}`, "--dockerfile", join(ctx, "Dockerfile"), "--destination", dest, "--insecure", "--insecure-pull",
       "--build-arg", "GREETING=hello", "--digest-file", join(out, "digest"), "--log-format", "text",
@@ -112,7 +96,7 @@ describe.each(["source", "binary"] as KilnFlavour[])("kiln from %s", (flavour) =
     expect(r.code).toBe(0);
     const img = await inspectRegistryImage(dest);
     try {
-      const baseImg = await inspectRegistryImage(base);
+      const baseImg = await inspectRegistryImage(fx.base);
       await cleanupInspected(baseImg);
       checkAppImage(img, baseImg.layers, "hello");
       expect(readFileSync(join(out, "digest"), "utf8")).toBe(img.manifestDigest);
@@ -128,11 +112,11 @@ test("FROM scratch to a docker-archive and an OCI layout without pushing", async
     "a.txt": "A\n",
     "b.txt": "B\n",
   });
-  cleanup.push(ctx);
+  fx.keep(ctx);
   const out = tmp("kiln-out-");
   const r = await runKiln([
     "-c", ctx, "-f", join(ctx, "Dockerfile"), "--no-push", "--tar-path", join(out, "image.tar"),
-    "--oci-layout-path", join(out, "layout"), "--destination", `${reg.host}/scratchy:t1`,
+    "--oci-layout-path", join(out, "layout"), "--destination", `${fx.reg.host}/scratchy:t1`,
   ]);
   expect(r.code).toBe(0);
   for (const img of [await inspectDockerArchive(join(out, "image.tar")), await inspectOciLayout(join(out, "layout"), "t1")]) {
@@ -148,16 +132,16 @@ test("FROM scratch to a docker-archive and an OCI layout without pushing", async
     }
   }
   const archiveManifest = JSON.parse(Bun.spawnSync(["tar", "-xOf", join(out, "image.tar"), "manifest.json"]).stdout.toString());
-  expect(archiveManifest[0].RepoTags).toEqual([`${reg.host}/scratchy:t1`]);
+  expect(archiveManifest[0].RepoTags).toEqual([`${fx.reg.host}/scratchy:t1`]);
   // --no-push pushed nothing.
-  const tags = await fetch(`${reg.url}/v2/scratchy/tags/list`);
+  const tags = await fetch(`${fx.reg.url}/v2/scratchy/tags/list`);
   expect(tags.status).toBe(404);
 }, 120_000);
 
 describe("bad input: one clear line, non-zero exit, nothing left behind", () => {
   async function failing(dockerfile: string | undefined, extra: string[] = [], files: Record<string, string> = {}) {
     const ctx = makeContext({ ...(dockerfile !== undefined ? { Dockerfile: dockerfile } : {}), ...files });
-    cleanup.push(ctx);
+    fx.keep(ctx);
     const out = tmp("kiln-out-");
     const r = await runKiln([
       "-c", ctx, "-f", join(ctx, "Dockerfile"), "--insecure", "--insecure-pull", "--log-format", "text",
@@ -182,9 +166,9 @@ describe("bad input: one clear line, non-zero exit, nothing left behind", () => 
   });
 
   test("unknown base image names the reference", async () => {
-    const r = await failing(`FROM ${reg.host}/does-not-exist:v9\nRUN true\n`, ["--no-push"]);
+    const r = await failing(`FROM ${fx.reg.host}/does-not-exist:v9\nRUN true\n`, ["--no-push"]);
     expect(r.code).toBe(1);
-    expect(r.error).toContain(`${reg.host}/does-not-exist:v9`);
+    expect(r.error).toContain(`${fx.reg.host}/does-not-exist:v9`);
   });
 
   test("unreachable registry for the push leaves no tag and no file", async () => {
@@ -194,10 +178,10 @@ describe("bad input: one clear line, non-zero exit, nothing left behind", () => 
   });
 
   test("failing RUN exits with its own code and pushes nothing", async () => {
-    const r = await failing(`FROM ${base}\nRUN echo partial > /x\nRUN exit 3\n`, ["--destination", `${reg.host}/failing:t`]);
+    const r = await failing(`FROM ${fx.base}\nRUN echo partial > /x\nRUN exit 3\n`, ["--destination", `${fx.reg.host}/failing:t`]);
     expect(r.code).toBe(3);
     expect(r.error).toContain("exit 3");
-    const tags = await fetch(`${reg.url}/v2/failing/tags/list`);
+    const tags = await fetch(`${fx.reg.url}/v2/failing/tags/list`);
     expect(tags.status).toBe(404);
   }, 60_000);
 

@@ -1,47 +1,35 @@
 // Independent stages build at the same time in the isolated mode. Proof without timing: two stages meet through a
 // shared cache mount, each waiting (bounded) for the other's mark; built one after the other, the first would
 // give up and record "alone".
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
+import { useBusyboxRegistry } from "../support/e2e.ts";
 import { cleanupInspected, inspectOciLayout } from "../support/image-assert.ts";
 import { makeContext, runKiln } from "../support/kiln.ts";
 
-let reg: TestRegistry;
-let base: string;
-const cleanup: string[] = [];
 
-beforeAll(async () => {
-  reg = await startRegistry();
-  base = await pushBusybox(reg);
-});
-afterAll(async () => {
-  await reg?.stop();
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
-});
+const fx = useBusyboxRegistry();
 
 const meet = (me: string, other: string) =>
   `RUN --mount=type=cache,id=rendezvous,target=/rv sh -c 'touch /rv/${me}; i=0; while [ ! -e /rv/${other} ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; if [ -e /rv/${other} ]; then echo together; else echo alone; fi > /${me}.txt'`;
 
 async function build(dockerfile: string) {
   const ctx = makeContext({ Dockerfile: dockerfile });
-  cleanup.push(ctx);
-  const outDir = mkdtempSync(join(tmpdir(), "kiln-par-"));
-  cleanup.push(outDir);
+  fx.keep(ctx);
+  const outDir = fx.tmp("kiln-par-");
   const out = join(outDir, "oci");
-  const r = await runKiln(["--context", ctx, "--no-push", "--insecure-registry", reg.host, "--oci-layout-path", out]);
+  const r = await runKiln(["--context", ctx, "--no-push", "--insecure-registry", fx.reg.host, "--oci-layout-path", out]);
   return { ...r, out };
 }
 
 test("independent stages run concurrently; the final stage waits for both", async () => {
-  const r = await build(`FROM ${base} AS a
+  const r = await build(`FROM ${fx.base} AS a
 ${meet("a", "b")}
-FROM ${base} AS b
+FROM ${fx.base} AS b
 ${meet("b", "a")}
-FROM ${base}
+FROM ${fx.base}
 COPY --from=a /a.txt /a.txt
 COPY --from=b /b.txt /b.txt
 `);
@@ -57,11 +45,11 @@ COPY --from=b /b.txt /b.txt
 }, 90_000);
 
 test("a failing stage fails the build with its exit code while another stage runs, and writes nothing", async () => {
-  const r = await build(`FROM ${base} AS slow
+  const r = await build(`FROM ${fx.base} AS slow
 RUN sleep 1 && echo done > /slow.txt
-FROM ${base} AS broken
+FROM ${fx.base} AS broken
 RUN exit 7
-FROM ${base}
+FROM ${fx.base}
 COPY --from=slow /slow.txt /
 COPY --from=broken /etc/passwd /p
 `);

@@ -1,42 +1,28 @@
 // RUN --mount (cache, bind, tmpfs, secret) and --network=none, built by the kiln CLI from a busybox base in a
 // real registry; the image is read with skopeo+umoci and its layers with tar, which share no code with kiln.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
+import { useBusyboxRegistry } from "../support/e2e.ts";
 import { cleanupInspected, inspectOciLayout, type InspectedImage } from "../support/image-assert.ts";
 import { makeContext, runKiln } from "../support/kiln.ts";
 import { layerPaths, layoutContains } from "../support/layers.ts";
 
 const SECRET = "s3cr3t-value-9f1c";
-let reg: TestRegistry;
-let base: string;
-const cleanup: string[] = [];
 const inspected: InspectedImage[] = [];
 
-beforeAll(async () => {
-  reg = await startRegistry();
-  base = await pushBusybox(reg);
-});
+const fx = useBusyboxRegistry();
 afterAll(async () => {
-  await reg?.stop();
   for (const i of inspected) await cleanupInspected(i);
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
 });
 
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  cleanup.push(d);
-  return d;
-}
+const tmp = fx.tmp;
 
 async function build(files: Record<string, string>, extra: string[] = [], env: Record<string, string> = {}) {
   const ctx = makeContext(files);
-  cleanup.push(ctx);
+  fx.keep(ctx);
   const out = join(tmp("kiln-mounts-out-"), "oci");
-  const r = await runKiln(["--context", ctx, "--no-push", "--insecure-registry", reg.host, "--oci-layout-path", out, ...extra], { env });
+  const r = await runKiln(["--context", ctx, "--no-push", "--insecure-registry", fx.reg.host, "--oci-layout-path", out, ...extra], { env });
   return { ...r, out, ctx };
 }
 
@@ -51,9 +37,9 @@ describe("RUN --mount", () => {
     const secretFile = join(tmp("kiln-secret-"), "tok");
     writeFileSync(secretFile, SECRET);
     run = await build({
-      Dockerfile: `FROM ${base} AS src
+      Dockerfile: `FROM ${fx.base} AS src
 RUN echo from-stage > /made.txt
-FROM ${base}
+FROM ${fx.base}
 WORKDIR /work
 RUN --mount=type=cache,target=/var/cache/app,id=c1 sh -c 'echo one >> /var/cache/app/log; cat /var/cache/app/log > /seen1'
 RUN --mount=type=cache,target=/var/cache/app,id=c1,sharing=locked sh -c 'echo two >> /var/cache/app/log; cat /var/cache/app/log > /seen2'
@@ -132,7 +118,7 @@ RUN sh -c 'tail -n +3 /proc/net/dev | wc -l > /net-default'
 
   test("the cache outlives the build in a work dir the user gave", async () => {
     const again = await build({
-      Dockerfile: `FROM ${base}\nRUN --mount=type=cache,target=/c,id=c1 cat /c/log > /again\n`,
+      Dockerfile: `FROM ${fx.base}\nRUN --mount=type=cache,target=/c,id=c1 cat /c/log > /again\n`,
     }, ["--kaniko-dir", kanikoDir]);
     expect(again.stderr).not.toContain("error");
     expect(again.code).toBe(0);
@@ -144,7 +130,7 @@ RUN sh -c 'tail -n +3 /proc/net/dev | wc -l > /net-default'
 
 describe("RUN --mount errors", () => {
   test("a required secret that was not given names the secret and the line", async () => {
-    const r = await build({ Dockerfile: `FROM ${base}\nRUN --mount=type=secret,id=npmrc,required cat /run/secrets/npmrc\n` });
+    const r = await build({ Dockerfile: `FROM ${fx.base}\nRUN --mount=type=secret,id=npmrc,required cat /run/secrets/npmrc\n` });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("Dockerfile:2");
     expect(r.stderr).toContain(`secret "npmrc" is required`);
@@ -161,13 +147,13 @@ describe("RUN --mount errors", () => {
   });
 
   test("a bind source missing from the context is named", async () => {
-    const r = await build({ Dockerfile: `FROM ${base}\nRUN --mount=type=bind,source=nope,target=/x true\n` });
+    const r = await build({ Dockerfile: `FROM ${fx.base}\nRUN --mount=type=bind,source=nope,target=/x true\n` });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`source "nope" not found in the build context`);
   }, 60_000);
 
   test("a secret from the environment", async () => {
-    const r = await build({ Dockerfile: `FROM ${base}\nRUN --mount=type=secret,id=api,env=API sh -c 'echo "$API" | wc -c > /n'\n` },
+    const r = await build({ Dockerfile: `FROM ${fx.base}\nRUN --mount=type=secret,id=api,env=API sh -c 'echo "$API" | wc -c > /n'\n` },
       ["--secret", "id=api,env=KILN_TEST_API"], { KILN_TEST_API: "kiln-env-secret-7c2e" });
     expect(r.code).toBe(0);
     const i = await inspectOciLayout(r.out);
