@@ -11,11 +11,13 @@ function workerMain(): void {
   const B = (globalThis as any).Bun;
   const post = (m: unknown, t?: ArrayBuffer[]) => (globalThis as any).postMessage(m, t ?? []);
   (globalThis as any).onmessage = (ev: MessageEvent) => {
-    const { seq, block, codec, level } = ev.data;
+    const { seq, buf, len, codec, level } = ev.data;
     try {
+      const block = (buf as Uint8Array).subarray(0, len);
       // libdeflate: one-shot deflate, faster than zlib at each level and smaller at level 1.
       const out: Uint8Array = codec === "gzip" ? B.gzipSync(block, { level, library: "libdeflate" }) : B.zstdCompressSync(block, { level });
-      post({ seq, out }, [out.buffer as ArrayBuffer]);
+      // The input buffer goes back for reuse: memory stays at a few blocks, not at what the GC has yet to free.
+      post({ seq, out, buf }, [out.buffer as ArrayBuffer, buf.buffer]);
     } catch (e) {
       post({ seq, error: String((e as Error)?.message ?? e) });
     }
@@ -35,9 +37,12 @@ export interface BlockCompressOptions {
   blockSize?: number;
 }
 
-/** Cuts a chunk stream into blocks of exactly `size` bytes (the last one shorter); the cut points depend only on the bytes, so output is deterministic. */
-async function* cut(chunks: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
-  let buf = new Uint8Array(size);
+/**
+ * Cuts a chunk stream into blocks of exactly `size` bytes (the last one shorter), each in a
+ * buffer from `take`; the cut points depend only on the bytes, so output is deterministic.
+ */
+async function* cut(chunks: AsyncIterable<Uint8Array>, size: number, take: () => Uint8Array): AsyncGenerator<{ buf: Uint8Array; len: number }> {
+  let buf = take();
   let used = 0;
   for await (let c of chunks) {
     while (c.byteLength > 0) {
@@ -46,16 +51,16 @@ async function* cut(chunks: AsyncIterable<Uint8Array>, size: number): AsyncGener
       used += n;
       c = c.subarray(n);
       if (used === size) {
-        yield buf; // transferred to a worker: a new buffer for the next block
-        buf = new Uint8Array(size);
+        yield { buf, len: used }; // transferred to a worker: another buffer for the next block
+        buf = take();
         used = 0;
       }
     }
   }
-  if (used > 0) yield buf.subarray(0, used);
+  if (used > 0) yield { buf, len: used };
 }
 
-interface Job { seq: number; block: Uint8Array; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
+interface Job { seq: number; buf: Uint8Array; len: number; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
 
 /** A few workers, each compressing one block at a time; jobs wait in a queue the caller keeps short. */
 class Pool {
@@ -64,14 +69,19 @@ class Pool {
   #all: Worker[] = [];
   #queue: Job[] = [];
   #running = new Map<Worker, Job>();
+  #free: Uint8Array[] = [];
   #failed: Error | undefined;
   constructor(private readonly opts: Required<BlockCompressOptions>) {
     this.#url = URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   }
-  run(seq: number, block: Uint8Array): Promise<Uint8Array> {
+  /** A block buffer: one a worker gave back, or a new one. */
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.opts.blockSize);
+  }
+  run(seq: number, buf: Uint8Array, len: number): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       if (this.#failed) return reject(this.#failed);
-      this.#queue.push({ seq, block, resolve, reject });
+      this.#queue.push({ seq, buf, len, resolve, reject });
       this.#dispatch();
     });
   }
@@ -82,9 +92,7 @@ class Pool {
       if (!w) return;
       const job = this.#queue.shift()!;
       this.#running.set(w, job);
-      // A view may start inside its buffer: send an exact copy only then, else transfer as is.
-      const block = job.block.byteOffset === 0 && job.block.byteLength === job.block.buffer.byteLength ? job.block : job.block.slice();
-      w.postMessage({ seq: job.seq, block, codec: this.opts.codec, level: this.opts.level }, [block.buffer as ArrayBuffer]);
+      w.postMessage({ seq: job.seq, buf: job.buf, len: job.len, codec: this.opts.codec, level: this.opts.level }, [job.buf.buffer as ArrayBuffer]);
     }
   }
   #spawn(): Worker {
@@ -96,7 +104,10 @@ class Pool {
       this.#idle.push(w);
       const m = ev.data;
       if (m.error !== undefined) job.reject(new LayerCompressError(this.opts.codec, job.seq, m.error));
-      else job.resolve(m.out);
+      else {
+        this.#free.push(m.buf);
+        job.resolve(m.out);
+      }
       this.#dispatch();
     };
     w.onerror = (ev) => this.#fail(new LayerCompressError(this.opts.codec, this.#running.get(w)?.seq ?? -1, (ev as ErrorEvent).message));
@@ -126,9 +137,9 @@ export async function* compressBlocks(chunks: AsyncIterable<Uint8Array>, options
   const pending: Promise<Uint8Array>[] = [];
   try {
     let seq = 0;
-    for await (const block of cut(chunks, opts.blockSize)) {
+    for await (const { buf, len } of cut(chunks, opts.blockSize, () => pool.take())) {
       if (pending.length >= ahead) yield await pending.shift()!;
-      const p = pool.run(seq++, block);
+      const p = pool.run(seq++, buf, len);
       p.catch(() => {}); // awaited in order below; a rejection seen early is not "unhandled"
       pending.push(p);
     }
