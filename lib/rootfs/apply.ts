@@ -2,8 +2,8 @@
 // (whiteouts, opaque directories, replacement of differing types) and never writing outside the root.
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, closeSync, constants, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
-  readdirSync, rmSync, symlinkSync, writeSync, type Stats,
+  chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
+  mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeSync, type Stats,
 } from "node:fs";
 import type { Logger } from "../log/mod.ts";
 import type { ReadEntry, ReadHeader } from "../layer/mod.ts";
@@ -27,11 +27,8 @@ export interface ApplyOptions {
 }
 
 function lstatOrUndefined(host: string): Stats | undefined {
-  try {
-    return lstatSync(host);
-  } catch {
-    return undefined;
-  }
+  // No exception for a missing path: most entries of a base layer are new, and a throw costs more than the syscall.
+  return lstatSync(host, { throwIfNoEntry: false });
 }
 
 // Mode, owner, xattrs and times; chmod comes after chown because chown clears setuid/setgid,
@@ -46,14 +43,31 @@ function setMetadata(host: string, h: ReadHeader, xattrFailed?: (name: string, e
       xattrFailed?.(name, err as Error);
     }
   }
-  const mtime = h.mtime.getTime() / 1000;
-  const atime = h.pax?.atime !== undefined && !Number.isNaN(Number(h.pax.atime)) ? Number(h.pax.atime) : mtime;
+  const [atime, mtime] = times(h);
   lutimesSync(host, atime, mtime);
 }
 
-async function writeFile(host: string, body: AsyncIterable<Uint8Array>, hasher: ContentHasher): Promise<void> {
-  // O_EXCL|O_NOFOLLOW: the path was just cleared, so anything there now is a race or a trick.
-  const fd = openSync(host, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+function times(h: ReadHeader): [number, number] {
+  const mtime = h.mtime.getTime() / 1000;
+  return [h.pax?.atime !== undefined && !Number.isNaN(Number(h.pax.atime)) ? Number(h.pax.atime) : mtime, mtime];
+}
+
+const CREATE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
+
+/** Creates a new regular file, or undefined when something is at `host` already. */
+function createFile(host: string): number | undefined {
+  try {
+    // O_EXCL|O_NOFOLLOW: never write through whatever is there (a symlink planted by an earlier entry).
+    return openSync(host, CREATE, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    throw err;
+  }
+}
+
+// Writes the body and sets the metadata through the open descriptor: fewer path lookups than by name,
+// in the same order as setMetadata (owner, mode, xattrs, times).
+async function writeFile(fd: number, host: string, h: ReadHeader, body: AsyncIterable<Uint8Array>, hasher: ContentHasher, xattrFailed: (name: string, err: Error) => void): Promise<void> {
   hasher.begin();
   try {
     for await (const chunk of body) {
@@ -61,6 +75,17 @@ async function writeFile(host: string, body: AsyncIterable<Uint8Array>, hasher: 
       let off = 0;
       while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
     }
+    fchownSync(fd, h.uid, h.gid);
+    fchmodSync(fd, h.mode);
+    for (const [name, value] of Object.entries(h.xattrs ?? {})) {
+      try {
+        setXattr(host, name, value);
+      } catch (err) {
+        xattrFailed(name, err as Error);
+      }
+    }
+    const [atime, mtime] = times(h);
+    futimesSync(fd, atime, mtime);
   } finally {
     closeSync(fd);
   }
@@ -73,6 +98,10 @@ class LayerApplier {
   #holds = new Set<string>();
   // Directory metadata is set last, deepest first, so creating children does not disturb mtimes.
   #dirs: { host: string; header: ReadHeader }[] = [];
+  // Parent paths (as named in the layer) already resolved and created during this layer -> their
+  // resolution. Valid until something that could sit on such a path (a directory or symlink) is
+  // removed or replaced; then it is cleared, so a symlink planted by a later entry is always seen.
+  #parents = new Map<string, string>();
   #warnedXattr = false;
   readonly #xattrFailed = (name: string, err: Error) => {
     if (this.#warnedXattr) return;
@@ -85,11 +114,12 @@ class LayerApplier {
   async entry(e: ReadEntry): Promise<void> {
     const h = e.header;
     let p: string;
-    let parent: string;
+    let parent: string | undefined;
     try {
       p = layerPath(h.name);
       if (p === "/") return; // the root's own entry: its owner and mode are the host's business
-      parent = resolveInRoot(this.root, parentOf(p), true);
+      parent = this.#parents.get(parentOf(p));
+      if (parent === undefined) parent = resolveInRoot(this.root, parentOf(p), true);
     } catch (err) {
       if (err instanceof RootPathError) throw new LayerApplyError(h.name, err.message, err);
       throw err;
@@ -102,14 +132,25 @@ class LayerApplier {
     }
     if (name === OPAQUE) return this.#opaque(parent);
     if (name.startsWith(WHITEOUT)) return this.#whiteout(joinRoot(parent, name.slice(WHITEOUT.length)));
-    this.#mkdirs(h.name, parent);
+    if (!this.#parents.has(parentOf(p))) {
+      this.#mkdirs(h.name, parent);
+      this.#parents.set(parentOf(p), parent);
+    }
     const host = hostPath(this.root, target);
-    const existing = lstatOrUndefined(host);
-    if (existing && !(h.type === "directory" && existing.isDirectory())) rmSync(host, { recursive: true, force: true });
     this.opts.touched.add(target);
     this.opts.hashes.delete(target);
     try {
-      if (await this.#create(h, e.body, host, target)) {
+      // A new file is created straight away; only when the name is taken is the old entry looked at.
+      let fd = h.type === "file" ? createFile(host) : undefined;
+      if (fd === undefined) {
+        const existing = lstatOrUndefined(host);
+        if (existing && !(h.type === "directory" && existing.isDirectory())) {
+          if (existing.isDirectory() || existing.isSymbolicLink()) this.#parents.clear();
+          rmSync(host, { recursive: true, force: true });
+        }
+        if (h.type === "file") fd = openSync(host, CREATE, 0o600);
+      }
+      if (await this.#create(h, e.body, host, target, fd)) {
         this.#created.add(target);
         for (const a of ancestors(target)) this.#holds.add(a);
       }
@@ -126,15 +167,14 @@ class LayerApplier {
     }
   }
 
-  async #create(h: ReadHeader, body: AsyncIterable<Uint8Array>, host: string, target: string): Promise<boolean> {
+  async #create(h: ReadHeader, body: AsyncIterable<Uint8Array>, host: string, target: string, fd: number | undefined): Promise<boolean> {
     switch (h.type) {
       case "directory":
         if (!lstatOrUndefined(host)) mkdirSync(host, { mode: 0o700 });
         this.#dirs.push({ host, header: h });
         return true;
       case "file":
-        await writeFile(host, body, this.opts.hasher);
-        setMetadata(host, h, this.#xattrFailed);
+        await writeFile(fd!, host, h, body, this.opts.hasher, this.#xattrFailed);
         this.opts.hashes.set(target, this.opts.hasher.end(h.xattrs));
         return true;
       case "symlink":
@@ -197,6 +237,7 @@ class LayerApplier {
 
   #whiteout(target: string): void {
     if (this.#created.has(target) || underAny(target, this.opts.ignorePaths)) return;
+    this.#parents.clear();
     this.opts.touched.add(target);
     rmSync(hostPath(this.root, target), { recursive: true, force: true });
   }
@@ -205,6 +246,7 @@ class LayerApplier {
     const host = hostPath(this.root, dir);
     const st = lstatOrUndefined(host);
     if (!st?.isDirectory()) return;
+    this.#parents.clear();
     for (const child of readdirSync(host)) {
       const p = joinRoot(dir, child);
       if (this.#created.has(p) || underAny(p, this.opts.ignorePaths)) continue;
