@@ -159,6 +159,28 @@ describe("apply", () => {
     expect(sh(`ls -A ${outside}`)).toBe("");
   });
 
+  test("a directory already written into, then replaced by a symlink in the same layer, is followed inside the root", async () => {
+    // apply remembers resolved parents within a layer; replacing one must make it resolve again.
+    const outside = join(top, `outside-cache${n}`);
+    mkdirSync(outside);
+    const fs = newRoot();
+    await fs.apply(await makeLayer([
+      { name: "d", type: "directory" },
+      { name: "d/one", body: "1" },
+      { name: "d", type: "symlink", linkname: outside },
+      { name: "d/two", body: "2" },
+      { name: "e", type: "directory" },
+      { name: "e/one", body: "1" },
+      { name: ".wh.e" },
+      { name: "e", type: "symlink", linkname: "/" },
+      { name: "e/three", body: "3" },
+    ]));
+    expect(sh(`ls -A ${outside}`)).toBe("");
+    expect(readFileSync(join(root, outside, "two"), "utf8")).toBe("2");
+    expect(existsSync(join(root, outside, "one"))).toBe(false);
+    expect(readFileSync(at("three"), "utf8")).toBe("3");
+  });
+
   test("ignored paths are not extracted", async () => {
     const fs = newRoot(["/proc"]);
     await fs.apply(await makeLayer([{ name: "proc/x" }, { name: "etc/y" }]));
