@@ -100,21 +100,20 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
   const results = new Map<number, StageResult>();
   // Cache mounts live in the work dir: kept across builds only when the user gave it (--kaniko-dir).
   const runMounts = new MountResources({ cacheDir: join(workDir, "cache", "mounts"), tmpDir: join(workDir, "tmp"), secrets: options.secrets });
-  const imageRoots = new Map<string, Promise<string>>();
-  // In-place, "/" holds only the stage being built: an earlier stage's files for COPY --from are unpacked
-  // from its layers into the kaniko dir, once.
-  const stageCopies = new Map<number, Promise<string>>();
-  const stageCopy = (index: number, img: Image): Promise<string> => {
-    let p = stageCopies.get(index);
+  // Images unpacked once into a directory of the work dir: images named by COPY --from, and, in place (where "/"
+  // holds only the stage being built), earlier stages' files for COPY --from, unpacked from their layers.
+  const unpacked = new Map<string, Promise<string>>();
+  const unpackOnce = (key: string, dir: string, image: () => Promise<Image>): Promise<string> => {
+    let p = unpacked.get(key);
     if (!p) {
       p = (async () => {
-        const dir = join(workDir, "stages", String(index));
+        const img = await image();
         mkdirSync(dir, { recursive: true });
         const fs = new RootFS(dir, { logger: log, tmpDir: join(workDir, "tmp") });
         for (const l of img.layers) await fs.apply(l);
         return dir;
       })();
-      stageCopies.set(index, p);
+      unpacked.set(key, p);
     }
     return p;
   };
@@ -128,22 +127,9 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
       // A stage named only through an expanded --from value is not a planned dependency: wait for it here.
       const r = results.get(dep.index) ?? await pending.get(dep.index);
       if (!r) throw new BuildError(`COPY --from=${from}: stage ${dep.index} was not built`);
-      return inPlace ? stageCopy(dep.index, r.image) : r.root();
+      return inPlace ? unpackOnce(`stage:${dep.index}`, join(workDir, "stages", String(dep.index)), async () => r.image) : r.root();
     }
-    // An image reference: unpack it once into a root of its own.
-    let p = imageRoots.get(from);
-    if (!p) {
-      p = (async () => {
-        const img = await pullImage(from);
-        const dir = join(workDir, "images", String(imageRoots.size));
-        mkdirSync(dir, { recursive: true });
-        const fs = new RootFS(dir, { logger: log, tmpDir: join(workDir, "tmp") });
-        for (const l of img.layers) await fs.apply(l);
-        return dir;
-      })();
-      imageRoots.set(from, p);
-    }
-    return p;
+    return unpackOnce(`image:${from}`, join(workDir, "images", String(unpacked.size)), () => pullImage(from));
   };
 
   // Independent stages build at the same time in the isolated mode (each has its own root); a stage starts once the

@@ -2,7 +2,9 @@
 // context root, `*` and `?` stay within one path element, `**` spans any number, `!` re-includes, the last
 // matching rule wins, and a rule that matches a directory also matches everything below it.
 
-interface Rule { negate: boolean; re: RegExp; segments: string[] }
+import { globSource } from "./glob.ts";
+
+interface Rule { negate: boolean; re: RegExp; segments: string[]; segmentRes: RegExp[] }
 
 export function parseDockerignore(text: string): string[] {
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
@@ -19,26 +21,7 @@ function cleanPattern(p: string): string {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === "*") {
-      if (pattern[i + 1] === "*") {
-        i++;
-        if (pattern[i + 1] === "/") { i++; re += "(?:.*/)?"; } else re += ".*";
-      } else re += "[^/]*";
-    } else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 1);
-      if (end < 0) { re += "\\["; continue; }
-      let body = pattern.slice(i + 1, end);
-      if (body.startsWith("^") || body.startsWith("!")) body = "^" + body.slice(1);
-      re += `[${body.replace(/\\/g, "\\\\")}]`;
-      i = end;
-    } else if (c === "\\" && i + 1 < pattern.length) re += "\\" + pattern[++i];
-    else re += c.replace(/[.+^${}()|]/g, "\\$&");
-  }
-  return new RegExp(`^${re}(?:/.*)?$`);
+  return new RegExp(`^${globSource(pattern)}(?:/.*)?$`);
 }
 
 export class IgnoreMatcher {
@@ -47,7 +30,8 @@ export class IgnoreMatcher {
     this.#rules = patterns.map((raw) => {
       const negate = raw.startsWith("!");
       const body = cleanPattern((negate ? raw.slice(1) : raw).trim());
-      return { negate, re: globToRegExp(body), segments: body.split("/") };
+      const segments = body.split("/");
+      return { negate, re: globToRegExp(body), segments, segmentRes: segments.map(globToRegExp) };
     });
   }
   get empty(): boolean { return this.#rules.length === 0; }
@@ -70,7 +54,7 @@ export class IgnoreMatcher {
       for (let i = 0; i < r.segments.length; i++) {
         if (r.segments[i].includes("**")) return true;
         if (i >= parts.length) return true; // the pattern goes deeper than dir, and everything so far matched
-        if (!globToRegExp(r.segments[i]).test(parts[i])) return false;
+        if (!r.segmentRes[i].test(parts[i])) return false;
       }
       return false; // the pattern names dir or an ancestor: ignores() already decided
     });

@@ -3,6 +3,7 @@ import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { IgnoreMatcher } from "./dockerignore.ts";
 import { ContextError } from "./context.ts";
+import { globSource } from "./glob.ts";
 
 export interface ResolvedSource {
   /** Absolute host path. */
@@ -25,22 +26,7 @@ function clean(rel: string): string {
 }
 
 function segmentRegExp(seg: string): RegExp {
-  let re = "";
-  for (let i = 0; i < seg.length; i++) {
-    const c = seg[i];
-    if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = seg.indexOf("]", i + 1);
-      if (end < 0) { re += "\\["; continue; }
-      let body = seg.slice(i + 1, end);
-      if (body.startsWith("^") || body.startsWith("!")) body = "^" + body.slice(1);
-      re += `[${body}]`;
-      i = end;
-    } else if (c === "\\" && i + 1 < seg.length) re += "\\" + seg[++i];
-    else re += c.replace(/[.+^${}()|]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
+  return new RegExp(`^${globSource(seg)}$`);
 }
 
 /**

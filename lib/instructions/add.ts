@@ -13,6 +13,7 @@ import { copyInto, CopyError, makeDestDir, type CopyOptions } from "./copy-files
 import { InstructionError } from "./metadata.ts";
 import { hostPath } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
+import { copyCreatedBy } from "./history.ts";
 
 const URL_RE = /^https?:\/\//i;
 
@@ -115,7 +116,7 @@ export async function executeAdd(instr: AddInstruction, state: StageState, ctx: 
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  return { state, changes: { kind: "paths", paths: written }, createdBy: `${instr.original} # buildkit` };
+  return { state, changes: { kind: "paths", paths: written }, createdBy: copyCreatedBy(instr) };
 }
 
 function isDir(p: string): boolean {

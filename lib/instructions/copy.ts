@@ -11,6 +11,7 @@ import { copyInto, CopyError, type CopyOptions, type Ownership } from "./copy-fi
 import { InstructionError } from "./metadata.ts";
 import { resolveAgainst } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
+import { copyCreatedBy } from "./history.ts";
 
 /** --chown: names from the stage's /etc/passwd and /etc/group; a bare numeric uid is also the gid (Docker's rule). */
 export async function copyOwner(rootDir: string, chown: string | undefined): Promise<Ownership> {
@@ -109,7 +110,7 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
       if (e instanceof CopyError) throw new InstructionError(e.message);
       throw e;
     }
-    return { state, changes: { kind: "paths", paths: written }, createdBy: `${instr.original} # buildkit` };
+    return { state, changes: { kind: "paths", paths: written }, createdBy: copyCreatedBy(instr) };
   } finally {
     if (heredocDir) rmSync(heredocDir, { recursive: true, force: true });
   }

@@ -2,13 +2,11 @@
 import type { Instruction } from "../dockerfile/mod.ts";
 import type { StepContext } from "./context.ts";
 import type { StageState, StepResult } from "./state.ts";
-import { applyArg, applyMetadata, commandArgv, InstructionError } from "./metadata.ts";
-import { executeRun, shellScript } from "./run.ts";
+import { applyArg, applyMetadata, InstructionError } from "./metadata.ts";
+import { executeRun } from "./run.ts";
 import { executeCopy } from "./copy.ts";
 import { executeAdd } from "./add.ts";
 import { executeWorkdir } from "./workdir.ts";
-import { copyCreatedBy, runCreatedBy } from "./history.ts";
-import { runArgPairs } from "./state.ts";
 
 export type { StepContext } from "./context.ts";
 export type { StageState, StepResult, Changes } from "./state.ts";
@@ -31,16 +29,12 @@ export async function execute(instr: Instruction, state: StageState, ctx: StepCo
   switch (instr.kind) {
     case "FROM":
       throw new InstructionError("FROM is handled by the build, not as a step");
-    case "RUN": {
-      // History is BuildKit's: every ARG declared so far in the stage, then the argv (mounts and secrets never appear).
-      const script = shellScript(instr);
-      const argv = script !== undefined ? commandArgv({ form: "shell", text: script }, state.config.config.Shell) : commandArgv(instr.cmd, state.config.config.Shell);
-      return { ...(await executeRun(instr, state, ctx)), createdBy: runCreatedBy(argv, runArgPairs(state)) };
-    }
+    case "RUN":
+      return executeRun(instr, state, ctx);
     case "COPY":
-      return { ...(await executeCopy(instr, state, ctx)), createdBy: copyCreatedBy(instr) };
+      return executeCopy(instr, state, ctx);
     case "ADD":
-      return { ...(await executeAdd(instr, state, ctx)), createdBy: copyCreatedBy(instr) };
+      return executeAdd(instr, state, ctx);
     case "WORKDIR":
       return executeWorkdir(instr, state, ctx);
     case "ARG":

@@ -6,7 +6,8 @@ import type { StepContext } from "./context.ts";
 import { prepareMounts } from "./mounts.ts";
 import { commandArgv, InstructionError } from "./metadata.ts";
 import type { StageState, StepResult } from "./state.ts";
-import { envMap, PROXY_ARGS } from "./state.ts";
+import { envMap, PROXY_ARGS, runArgPairs } from "./state.ts";
+import { runCreatedBy } from "./history.ts";
 
 export class RunFailedError extends Error {
   constructor(public readonly exitCode: number, public readonly line: number, command: string) {
@@ -59,7 +60,6 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
     mounts.release();
   }
   if (code !== 0) throw new RunFailedError(code, instr.line, script ?? JSON.stringify(argv));
-  // BuildKit's history form: "RUN |N K=V ... <argv> # buildkit".
-  const prefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(" ")} ` : "";
-  return { state, changes: { kind: "scan" }, createdBy: `RUN ${prefix}${argv.join(" ")} # buildkit` };
+  // History is BuildKit's: every ARG declared so far in the stage, then the argv (mounts and secrets never appear).
+  return { state, changes: { kind: "scan" }, createdBy: runCreatedBy(argv, runArgPairs(state)) };
 }
