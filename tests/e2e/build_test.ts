@@ -1,7 +1,7 @@
 // The first end-to-end path: real Dockerfiles built by the kiln CLI (from source and compiled), pushed to a
 // real distribution registry, and checked with skopeo + umoci, which share no code with kiln.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { useBusyboxRegistry } from "../support/e2e.ts";
 import { cleanupInspected, inspectDockerArchive, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
@@ -184,6 +184,20 @@ describe("bad input: one clear line, non-zero exit, nothing left behind", () => 
     const tags = await fetch(`${fx.reg.url}/v2/failing/tags/list`);
     expect(tags.status).toBe(404);
   }, 60_000);
+
+  test("an output that cannot be written takes the outputs already written with it", async () => {
+    const ctx = makeContext({ Dockerfile: "FROM scratch\nCOPY a /a\n", a: "a" });
+    fx.keep(ctx);
+    const out = tmp("kiln-out-");
+    writeFileSync(join(out, "not-a-dir"), "x");
+    const r = await runKiln([
+      "-c", ctx, "--no-push", "--log-format", "text", "--tar-path", join(out, "image.tar"),
+      "--oci-layout-path", join(out, "not-a-dir", "layout"), "--digest-file", join(out, "digest"),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n").filter((l) => l.includes("ERROR"))).toHaveLength(1);
+    expect(readdirSync(out)).toEqual(["not-a-dir"]);
+  });
 
   test("a bad flag is named", async () => {
     const r = await runKiln(["--no-push", "--compression", "lzma"]);
