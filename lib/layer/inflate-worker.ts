@@ -7,17 +7,21 @@ function workerMain(): void {
   // Not require(): a bundler would rewrite it, and this function runs from its source text.
   const zlib = (globalThis as any).process.getBuiltinModule("node:zlib") as typeof import("node:zlib");
   let inflater: import("node:stream").Transform | undefined;
+  // The diffID is hashed here too: sha256 of the tar is the reading thread's largest cost after
+  // inflating, and that thread is the one creating files.
+  const hash = new (globalThis as any).Bun.CryptoHasher("sha256");
   const post = (m: unknown, t?: ArrayBuffer[]) => (globalThis as any).postMessage(m, t ?? []);
   (globalThis as any).onmessage = (ev: MessageEvent) => {
     const m = ev.data;
     if (m.start) {
       inflater = m.start === "gzip" ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : zlib.createZstdDecompress({ chunkSize: 256 * 1024 } as any);
       inflater.on("data", (c: Uint8Array) => {
+        hash.update(c);
         const copy = new Uint8Array(c.byteLength);
         copy.set(c);
         post({ data: copy }, [copy.buffer]);
       });
-      inflater.on("end", () => post({ end: true }));
+      inflater.on("end", () => post({ end: true, digest: `sha256:${hash.digest("hex")}` }));
       inflater.on("error", (e: Error) => post({ error: e.message }));
     } else if (m.chunk) {
       // Credit-based flow: the main thread sends more only after this acknowledgement.
@@ -33,12 +37,12 @@ const BATCH = 1 << 20;
 let url: string | undefined;
 
 /**
- * Decompressed chunks of `chunks`, inflated on a worker thread. Memory stays bounded: at most
- * `window` compressed chunks in flight and, while `maxQueued` inflated chunks wait for the reader,
- * nothing more is sent.
+ * Decompressed chunks of `chunks`, inflated on a worker thread; `digest` receives the sha256 of
+ * all of them once the stream has ended. Memory stays bounded: at most `window` compressed chunks
+ * in flight and, while `maxQueued` inflated chunks wait for the reader, nothing more is sent.
  */
 export async function* inflateOnWorker(
-  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array>, window = 4, maxQueued = 16,
+  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array>, digest: (d: string) => void, window = 4, maxQueued = 16,
 ): AsyncGenerator<Uint8Array> {
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
@@ -56,7 +60,10 @@ export async function* inflateOnWorker(
     const m = ev.data;
     if (m.data) out.push(m.data);
     else if (m.ack) inFlight--;
-    else if (m.end) ended = true;
+    else if (m.end) {
+      ended = true;
+      digest(m.digest);
+    }
     else if (m.error) failure = new Error(m.error);
     notify();
   };

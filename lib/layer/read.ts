@@ -39,13 +39,16 @@ async function sniff(source: BlobSource): Promise<{ compression: Compression; ch
   return { compression, chunks: replay() };
 }
 
+interface Hashing { update(chunk: Uint8Array): void }
+const NOT_HASHED: Hashing = { update() {} };
+
 /** Pulls exact byte counts out of a chunk stream, hashing every byte once as it arrives. */
 class ByteQueue {
   #it: AsyncIterator<Uint8Array>;
   #cur: Uint8Array = new Uint8Array(0);
   #off = 0;
-  #hash: Sha256Counter;
-  constructor(chunks: AsyncIterable<Uint8Array>, hash: Sha256Counter) {
+  #hash: Hashing;
+  constructor(chunks: AsyncIterable<Uint8Array>, hash: Hashing) {
     this.#it = chunks[Symbol.asyncIterator]();
     this.#hash = hash;
   }
@@ -185,9 +188,11 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
     const { compression, chunks } = await sniff(this.#source);
     this.#compression = compression;
     const hash = new Sha256Counter();
-    // Inflating on a worker lets decompression and extraction use two cores, as tar -xzf does.
-    const decompressed = compression === "none" ? Readable.from(chunks) : Readable.from(inflateOnWorker(compression, chunks));
-    const q = new ByteQueue(decompressed as AsyncIterable<Uint8Array>, hash);
+    let inflatedDigest: string | undefined;
+    // Inflating (and hashing what comes out) on a worker lets decompression and extraction use two
+    // cores, as tar -xzf does.
+    const decompressed = compression === "none" ? Readable.from(chunks) : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflatedDigest = d; }));
+    const q = new ByteQueue(decompressed as AsyncIterable<Uint8Array>, compression === "none" ? hash : NOT_HASHED);
     try {
       yield* this.#entries(q);
       await q.drain();
@@ -196,7 +201,9 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
       if (err instanceof LayerFormatError) throw err;
       throw new LayerFormatError(`reading ${compression} layer`, err);
     }
-    this.#diffID = hash.digest();
+    const diffID = compression === "none" ? hash.digest() : inflatedDigest;
+    if (diffID === undefined) throw new LayerFormatError(`reading ${compression} layer`, new Error("the decompressor ended without a digest"));
+    this.#diffID = diffID;
   }
 
   async *#entries(q: ByteQueue): AsyncGenerator<ReadEntry> {

@@ -28,7 +28,17 @@ export interface IgnoreSpec {
 }
 
 export function isIgnored(spec: IgnoreSpec, p: string): boolean {
-  for (const x of spec.paths) if (x === "/" || p === x || p.startsWith(x + "/")) return true;
-  for (const x of spec.beneath) if (p.startsWith(x === "/" ? "/" : x + "/")) return true;
-  return false;
+  return ignorePredicate(spec)(p);
+}
+
+/** isIgnored with the prefixes worked out once: a walk asks it for every path in the tree. */
+export function ignorePredicate(spec: IgnoreSpec): (p: string) => boolean {
+  if (spec.paths.includes("/")) return () => true;
+  const exact = new Set(spec.paths);
+  const under = [...spec.paths.map((x) => x + "/"), ...spec.beneath.map((x) => (x === "/" ? "/" : x + "/"))];
+  return (p) => {
+    if (exact.has(p)) return true;
+    for (const x of under) if (p.startsWith(x)) return true;
+    return false;
+  };
 }

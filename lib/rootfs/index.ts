@@ -1,20 +1,26 @@
 // The file index: root path -> stat record. Comparing records finds what a step changed, since
 // ctime cannot be set from user space: an unchanged record means an unchanged file.
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { hostPath, joinRoot } from "./paths.ts";
+import { closeDir, openDir, statAt, statHost, stx } from "./statx.ts";
 
+// Numbers, not BigInts: a walk compares 100,000 of these, and building BigInts per file cost more
+// than the lstat calls. Inode numbers and sizes stay exact below 2^53; device numbers are
+// major * 2^32 + minor.
 export interface StatRecord {
-  dev: bigint;
-  ino: bigint;
+  dev: number;
+  ino: number;
   /** Full st_mode: type bits and permission bits. */
   mode: number;
   uid: number;
   gid: number;
-  size: bigint;
+  size: number;
   nlink: number;
-  rdev: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
+  rdev: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
   /** Symlink target. */
   link?: string | undefined;
   /** Regular files: xxhash128 of content and xattrs, when known (see content-hash.ts). */
@@ -31,32 +37,41 @@ export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
 export const S_IFIFO = 0o010000;
 
-function toRecord(st: BigIntStats, host: string): StatRecord {
-  const mode = Number(st.mode);
-  // Every record has the same fields (link and hash undefined where absent): one object shape keeps
-  // the 100,000-record comparisons fast.
+export const devMajor = (dev: number): number => Math.floor(dev / 2 ** 32);
+export const devMinor = (dev: number): number => dev % 2 ** 32;
+
+/** Milliseconds since the epoch of a record's mtime. */
+export const mtimeMs = (r: StatRecord): number => r.mtimeSec * 1000 + Math.floor(r.mtimeNsec / 1_000_000);
+
+// The record of the last stat call. Every record has the same fields (link and hash undefined
+// where absent): one object shape keeps the comparisons fast.
+function fromStat(host: string): StatRecord {
+  const mode = stx.mode();
   return {
-    dev: st.dev, ino: st.ino, mode, uid: Number(st.uid), gid: Number(st.gid), size: st.size,
-    nlink: Number(st.nlink), rdev: st.rdev, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs,
+    dev: stx.dev(), ino: stx.ino(), mode, uid: stx.uid(), gid: stx.gid(), size: stx.size(), nlink: stx.nlink(),
+    rdev: stx.rdev(), mtimeSec: stx.mtimeSec(), mtimeNsec: stx.mtimeNsec(), ctimeSec: stx.ctimeSec(), ctimeNsec: stx.ctimeNsec(),
     link: (mode & S_IFMT) === S_IFLNK ? readlinkSync(host) : undefined, hash: undefined,
   };
+}
+
+// True when the last stat call describes `r` exactly. ctime cannot be set from user space, so a
+// symlink with the same record still has the same target.
+function statIs(r: StatRecord): boolean {
+  return r.ctimeNsec === stx.ctimeNsec() && r.mtimeNsec === stx.mtimeNsec() && r.ctimeSec === stx.ctimeSec() &&
+    r.mtimeSec === stx.mtimeSec() && r.ino === stx.ino() && r.size === stx.size() && r.mode === stx.mode() &&
+    r.uid === stx.uid() && r.gid === stx.gid() && r.nlink === stx.nlink() && r.dev === stx.dev() && r.rdev === stx.rdev();
 }
 
 /** The record of one path, or undefined when it does not exist. */
 export function statPath(root: string, p: string): StatRecord | undefined {
   const host = hostPath(root, p);
-  let st: BigIntStats;
-  try {
-    st = lstatSync(host, { bigint: true });
-  } catch {
-    return undefined;
-  }
-  return toRecord(st, host);
+  return statHost(host) ? fromStat(host) : undefined;
 }
 
 export function sameRecord(a: StatRecord, b: StatRecord): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid &&
-    a.size === b.size && a.rdev === b.rdev && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.link === b.link;
+    a.size === b.size && a.nlink === b.nlink && a.rdev === b.rdev && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec &&
+    a.ctimeSec === b.ctimeSec && a.ctimeNsec === b.ctimeNsec && a.link === b.link;
 }
 
 export type SnapshotMode = "full" | "redo" | "time";
@@ -67,8 +82,9 @@ export type SnapshotMode = "full" | "redo" | "time";
  * settles candidates by content (see sameContentMeta).
  */
 export function statChanged(mode: SnapshotMode, a: StatRecord, b: StatRecord): boolean {
-  if (mode === "time") return a.mtimeNs !== b.mtimeNs;
-  if (mode === "redo") return a.mode !== b.mode || a.size !== b.size || a.uid !== b.uid || a.gid !== b.gid || a.mtimeNs !== b.mtimeNs;
+  if (mode === "time") return a.mtimeSec !== b.mtimeSec || a.mtimeNsec !== b.mtimeNsec;
+  if (mode === "redo") return a.mode !== b.mode || a.size !== b.size || a.uid !== b.uid || a.gid !== b.gid ||
+    a.mtimeSec !== b.mtimeSec || a.mtimeNsec !== b.mtimeNsec;
   return !sameRecord(a, b);
 }
 
@@ -77,7 +93,8 @@ export function statChanged(mode: SnapshotMode, a: StatRecord, b: StatRecord): b
  * Non-files are then unchanged; regular files are unchanged when their content hash is too.
  */
 export function sameContentMeta(a: StatRecord, b: StatRecord): boolean {
-  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeNs === b.mtimeNs && a.size === b.size &&
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec &&
+    a.size === b.size &&
     a.rdev === b.rdev && a.link === b.link;
 }
 
@@ -87,9 +104,10 @@ export function isDir(r: StatRecord | undefined): boolean {
 
 /**
  * Records `start` (unless it is "/") and everything beneath it into `into`, skipping ignored
- * paths at directory level. A missing start records nothing.
+ * paths at directory level. A missing start records nothing. Where `previous` holds a record
+ * equal to what is on disk, that same object goes into `into` (its content hash with it).
  */
-export function walkInto(root: string, start: string, ignored: (p: string) => boolean, into: FileIndex): void {
+export function walkInto(root: string, start: string, ignored: (p: string) => boolean, into: FileIndex, previous?: FileIndex): void {
   if (start !== "/" && ignored(start)) return;
   const first = statPath(root, start);
   if (!first) return;
@@ -98,24 +116,26 @@ export function walkInto(root: string, start: string, ignored: (p: string) => bo
   const stack = [start];
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    let names;
+    const hostDir = hostPath(root, dir);
+    let names: string[];
     try {
-      names = readdirSync(hostPath(root, dir), { withFileTypes: true });
+      names = readdirSync(hostDir);
     } catch {
       continue; // vanished while walking
     }
-    for (const d of names) {
-      const p = joinRoot(dir, d.name);
-      if (ignored(p)) continue;
-      const host = hostPath(root, p);
-      let st: BigIntStats;
-      try {
-        st = lstatSync(host, { bigint: true });
-      } catch {
-        continue;
+    const fd = openDir(hostDir);
+    if (fd < 0) continue;
+    try {
+      for (const name of names) {
+        const p = joinRoot(dir, name);
+        if (ignored(p) || !statAt(fd, name)) continue;
+        const old = previous?.get(p);
+        const rec = old !== undefined && statIs(old) ? old : fromStat(hostDir + "/" + name);
+        into.set(p, rec);
+        if ((rec.mode & S_IFMT) === S_IFDIR) stack.push(p);
       }
-      into.set(p, toRecord(st, host));
-      if (d.isDirectory()) stack.push(p);
+    } finally {
+      closeDir(fd);
     }
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { ContentHasher } from "./content-hash.ts";
 import { type FileIndex, type SnapshotMode, type StatRecord, sameRecord, statPath, S_IFMT, S_IFREG, walkInto } from "./index.ts";
-import { isIgnored } from "./ignore.ts";
+import { ignorePredicate } from "./ignore.ts";
 import { hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 import { planEntries, planSnapshot } from "./snapshot.ts";
 
@@ -46,10 +46,11 @@ export class RootFS {
   readonly #mode: SnapshotMode;
   // VOLUME paths: what is beneath them is ignored from now on, the path itself is not (kaniko's PrefixMatchOnly).
   readonly #beneath: string[] = [];
-  readonly #ignored = (p: string) => isIgnored({ paths: this.#ignore, beneath: this.#beneath }, p);
-  // One synchronous walk: a worker-thread split was tried and lost to object rebuilding on the
-  // main thread (see BENCHMARKS.md); the seam stays here.
-  readonly #walk = async (scope: string, into: FileIndex): Promise<void> => walkInto(this.dir, scope, this.#ignored, into);
+  #ignored: (p: string) => boolean;
+  // One synchronous walk (statx per entry, unchanged records reused): a worker-thread split was
+  // tried and lost to object rebuilding on the main thread (see BENCHMARKS.md); the seam stays here.
+  readonly #walk = async (scope: string, into: FileIndex, previous?: FileIndex): Promise<void> =>
+    walkInto(this.dir, scope, this.#ignored, into, previous);
   // Undefined until baseline(): before it, everything in the root counts as new.
   #index: FileIndex | undefined;
   // Content hashes of files written by apply(), attached to the index at baseline().
@@ -62,12 +63,14 @@ export class RootFS {
     this.#ignore = (opts.ignorePaths ?? []).map((p) => layerPath(p));
     this.#tmpDir = opts.tmpDir;
     this.#mode = opts.snapshotMode ?? "full";
+    this.#ignored = ignorePredicate({ paths: this.#ignore, beneath: this.#beneath });
   }
 
   /** Leaves everything beneath `path` (not the path itself) out of later snapshots: a VOLUME. */
   ignoreBeneath(path: string): void {
     const p = layerPath(path);
     if (!this.#beneath.includes(p)) this.#beneath.push(p);
+    this.#ignored = ignorePredicate({ paths: this.#ignore, beneath: this.#beneath });
   }
 
   async #contentHasher(): Promise<ContentHasher> {

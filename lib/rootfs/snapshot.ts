@@ -5,7 +5,7 @@ import { createReadStream, readFileSync } from "node:fs";
 import type { TarEntry, TarHeader } from "../layer/mod.ts";
 import type { ContentHasher } from "./content-hash.ts";
 import {
-  type FileIndex, type SnapshotMode, type StatRecord, isDir, sameContentMeta, statChanged, statPath,
+  type FileIndex, type SnapshotMode, type StatRecord, devMajor, devMinor, isDir, mtimeMs, sameContentMeta, statChanged, statPath,
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "./index.ts";
 import { getXattrs } from "./xattr.ts";
@@ -33,8 +33,8 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export interface PlanOptions {
   mode: SnapshotMode;
   hasher: ContentHasher;
-  /** Records `scope` and everything beneath it (minus ignored paths) into `into`. */
-  walk: (scope: string, into: FileIndex) => Promise<void>;
+  /** Records `scope` and everything beneath it (minus ignored paths) into `into`, reusing `previous`'s unchanged records. */
+  walk: (scope: string, into: FileIndex, previous: FileIndex) => Promise<void>;
 }
 
 // `full` mode: a stat change with equal mode, owner, mtime and size is a change only if the
@@ -61,7 +61,7 @@ export async function planSnapshot(
 ): Promise<SnapshotPlan> {
   const t0 = performance.now();
   const current: FileIndex = new Map();
-  for (const s of scopes) await opts.walk(s, current);
+  for (const s of scopes) await opts.walk(s, current, baseline);
   const t1 = performance.now();
   const fresh = (p: string) => current.get(p) ?? statPath(root, p);
 
@@ -115,14 +115,6 @@ async function* fileBody(host: string): AsyncGenerator<Uint8Array> {
   for await (const chunk of createReadStream(host, { highWaterMark: 1 << 20 })) yield chunk as Uint8Array;
 }
 
-// Linux's encoding of dev_t (glibc's gnu_dev_major/minor).
-function devMajor(rdev: bigint): number {
-  return Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-}
-function devMinor(rdev: bigint): number {
-  return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-}
-
 export interface EntryOptions {
   /** Seconds since the epoch; later mtimes are clamped to it, whiteouts get it. */
   sourceDateEpoch?: number;
@@ -173,7 +165,7 @@ export async function* planEntries(root: string, items: readonly PlanItem[], opt
       continue;
     }
     const { path, rec } = item;
-    const ms = Number(rec.mtimeNs / 1_000_000n);
+    const ms = mtimeMs(rec);
     const host = hostPath(root, path);
     const xattrs = getXattrs(host);
     const base = {
@@ -196,9 +188,9 @@ export async function* planEntries(root: string, items: readonly PlanItem[], opt
           break;
         }
         if (rec.nlink > 1) firstName.set(key, path);
-        header = { ...base, type: "file", size: Number(rec.size) };
+        header = { ...base, type: "file", size: rec.size };
         const record = (h: string) => opts.hashes.set(path, h);
-        body = (rec.size < SMALL_FILE ? smallBody(host, Number(rec.size), opts.hasher, xattrs, record) : undefined) ??
+        body = (rec.size < SMALL_FILE ? smallBody(host, rec.size, opts.hasher, xattrs, record) : undefined) ??
           hashedBody(host, opts.hasher, xattrs, record);
         break;
       }
