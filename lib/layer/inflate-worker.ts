@@ -6,11 +6,35 @@ import type { Compression } from "./compression.ts";
 function workerMain(): void {
   // Not require(): a bundler would rewrite it, and this function runs from its source text.
   const zlib = (globalThis as any).process.getBuiltinModule("node:zlib") as typeof import("node:zlib");
+  const fs = (globalThis as any).process.getBuiltinModule("node:fs") as typeof import("node:fs");
   let inflater: import("node:stream").Transform | undefined;
   // The diffID is hashed here too: sha256 of the tar is the reading thread's largest cost after
   // inflating, and that thread is the one creating files.
   const hash = new (globalThis as any).Bun.CryptoHasher("sha256");
   const post = (m: unknown, t?: ArrayBuffer[]) => (globalThis as any).postMessage(m, t ?? []);
+  // A blob in a file is read here, so its bytes never pass through the thread creating files.
+  // Flow control: reading pauses while the reader has maxQueued inflated chunks not yet consumed,
+  // or while the inflater's input buffer is full.
+  let outstanding = 0;
+  let limit = 0;
+  let draining = false;
+  let file: import("node:fs").ReadStream | undefined;
+  const resume = () => { if (file && !draining && outstanding < limit) file.resume(); };
+  const consumed = () => { outstanding--; resume(); };
+  const readFile = (path: string, maxQueued: number) => {
+    limit = maxQueued;
+    inflater!.on("data", () => { if (++outstanding >= limit) file!.pause(); });
+    file = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+    file.on("data", (c) => {
+      if (!inflater!.write(c)) {
+        draining = true;
+        file!.pause();
+        inflater!.once("drain", () => { draining = false; resume(); });
+      }
+    });
+    file.on("end", () => inflater!.end());
+    file.on("error", (e: Error) => post({ error: e.message }));
+  };
   (globalThis as any).onmessage = (ev: MessageEvent) => {
     const m = ev.data;
     if (m.start) {
@@ -23,6 +47,9 @@ function workerMain(): void {
       });
       inflater.on("end", () => post({ end: true, digest: `sha256:${hash.digest("hex")}` }));
       inflater.on("error", (e: Error) => post({ error: e.message }));
+      if (m.file) readFile(m.file, m.maxQueued);
+    } else if (m.consumed) {
+      consumed();
     } else if (m.chunk) {
       // Credit-based flow: the main thread sends more only after this acknowledgement.
       inflater!.write(m.chunk, () => post({ ack: true }));
@@ -42,8 +69,9 @@ let url: string | undefined;
  * in flight and, while `maxQueued` inflated chunks wait for the reader, nothing more is sent.
  */
 export async function* inflateOnWorker(
-  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array>, digest: (d: string) => void, window = 4, maxQueued = 16,
+  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array> | { file: string }, digest: (d: string) => void, window = 4, maxQueued = 16,
 ): AsyncGenerator<Uint8Array> {
+  if ("file" in chunks) return yield* inflateFileOnWorker(compression, chunks.file, digest, maxQueued);
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
   const out: Uint8Array[] = [];
@@ -106,6 +134,40 @@ export async function* inflateOnWorker(
       if (failure) throw feedError ?? failure;
       if (ended) return;
       await wait();
+    }
+  } finally {
+    w.terminate();
+  }
+}
+
+// The same for a blob in a file: the worker reads it and the reader acknowledges each chunk it takes.
+async function* inflateFileOnWorker(compression: Exclude<Compression, "none">, file: string, digest: (d: string) => void, maxQueued: number): AsyncGenerator<Uint8Array> {
+  url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
+  const w = new Worker(url);
+  const out: Uint8Array[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  w.onmessage = (ev: MessageEvent) => {
+    const m = ev.data;
+    if (m.data) out.push(m.data);
+    else if (m.end) {
+      ended = true;
+      digest(m.digest);
+    } else if (m.error) failure = new Error(m.error);
+    const f = wake; wake = undefined; f?.();
+  };
+  w.onerror = (ev) => { failure = new Error((ev as ErrorEvent).message); const f = wake; wake = undefined; f?.(); };
+  try {
+    w.postMessage({ start: compression, file, maxQueued });
+    for (;;) {
+      while (out.length > 0) {
+        w.postMessage({ consumed: true });
+        yield out.shift()!;
+      }
+      if (failure) throw failure;
+      if (ended) return;
+      await new Promise<void>((r) => { wake = r; });
     }
   } finally {
     w.terminate();

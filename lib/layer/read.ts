@@ -14,10 +14,16 @@ export interface ReadEntry {
   body: AsyncIterable<Uint8Array>;
 }
 
-export type BlobSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+/** A stream of blob bytes, or a blob in a file (which the inflating worker then reads itself). */
+export type BlobSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | { file: string };
 
 // Reads enough leading bytes to sniff the compression, then replays them ahead of the rest.
-async function sniff(source: BlobSource): Promise<{ compression: Compression; chunks: AsyncIterable<Uint8Array> }> {
+async function sniff(source: BlobSource): Promise<{ compression: Compression; chunks: AsyncIterable<Uint8Array> | { file: string } }> {
+  if ("file" in source) {
+    const head = await Bun.file(source.file).slice(0, SNIFF_BYTES).bytes();
+    const compression = detectCompression(head);
+    return { compression, chunks: compression === "none" ? fileChunks(source.file) : source };
+  }
   const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let have = 0;
@@ -37,6 +43,10 @@ async function sniff(source: BlobSource): Promise<{ compression: Compression; ch
     }
   }
   return { compression, chunks: replay() };
+}
+
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  yield* Bun.file(path).stream() as unknown as AsyncIterable<Uint8Array>;
 }
 
 interface Hashing { update(chunk: Uint8Array): void }
@@ -191,7 +201,9 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
     let inflatedDigest: string | undefined;
     // Inflating (and hashing what comes out) on a worker lets decompression and extraction use two
     // cores, as tar -xzf does.
-    const decompressed = compression === "none" ? Readable.from(chunks) : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflatedDigest = d; }));
+    const decompressed = compression === "none"
+      ? Readable.from(chunks as AsyncIterable<Uint8Array>)
+      : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflatedDigest = d; }));
     const q = new ByteQueue(decompressed as AsyncIterable<Uint8Array>, compression === "none" ? hash : NOT_HASHED);
     try {
       yield* this.#entries(q);

@@ -151,7 +151,9 @@ describe("ignore list and retries", () => {
   test("a failing extraction is retried --image-fs-extract-retry times", async () => {
     const good = await layerOf([file("f", "x")]);
     let opens = 0;
-    const flaky: Layer = { ...good, open: async () => { if (opens++ === 0) throw new Error("connection reset"); return good.open(); } };
+    // No path: apply would read a layer file directly, and this one fails through open().
+    const { path: _, ...streamed } = good;
+    const flaky: Layer = { ...streamed, open: async () => { if (opens++ === 0) throw new Error("connection reset"); return good.open(); } };
     await newRoot().apply(flaky, { retries: 1, backoffMs: 1 });
     expect(readFileSync(at("f"), "utf8")).toBe("x");
     opens = 0;

@@ -101,7 +101,8 @@ export class RootFS {
 
   async #applyOnce(layer: Layer): Promise<void> {
     const started = performance.now();
-    const reader = readLayer(await layer.open());
+    // A layer already in a file is read by the inflating worker itself.
+    const reader = readLayer(layer.path !== undefined ? { file: layer.path } : await layer.open());
     const touched = new Set<string>();
     await applyEntries(this.dir, reader, {
       logger: this.#logger, ignorePaths: this.#ignore, hashes: this.#applied, hasher: await this.#contentHasher(), touched,
