@@ -187,12 +187,17 @@ export class RegistryClient {
   async #pushBlobs(s: Session, repo: string, image: Image, configBytes: Uint8Array, configDigest: string): Promise<void> {
     const seen = new Set<string>();
     const layers = image.layers.filter((l) => !seen.has(l.digest) && seen.add(l.digest));
-    const report = (what: string, digest: string, res: UploadResult) =>
-      this.#log.debug(`${what} ${digest} ${res === "exists" ? "already present" : res}`, { registry: s.registry, repository: repo });
+    // The upload phase of the per-step timings (walk, diff, tar and compress are logged by the snapshot).
+    const report = (what: string, digest: string, res: UploadResult, started: number) =>
+      this.#log.debug(`${what} ${digest} ${res === "exists" ? "already present" : res}`, {
+        registry: s.registry, repository: repo, uploadMs: Math.round(performance.now() - started),
+      });
     // The config goes alongside the layers: it is small, and its round trips need not wait for theirs.
+    const configStarted = performance.now();
     const config = pushBlob(s, repo, { digest: configDigest, size: configBytes.byteLength, body: () => configBytes }, this.#o.chunkSize)
-      .then((res) => report("config", configDigest, res));
+      .then((res) => report("config", configDigest, res, configStarted));
     const blobs = eachLimited(layers, this.#o.pushConcurrency ?? 3, async (l) => {
+      const started = performance.now();
       const res = await pushBlob(s, repo, {
         digest: l.digest,
         size: l.size,
@@ -200,7 +205,7 @@ export class RegistryClient {
         body: l.path ? () => Bun.file(l.path!) : () => l.open(),
         mountFrom: l.origin && l.origin.registry === s.registry ? l.origin.repository : undefined,
       }, this.#o.chunkSize);
-      report("layer", l.digest, res);
+      report("layer", l.digest, res, started);
     });
     await Promise.all([config, blobs]);
   }

@@ -58,6 +58,8 @@ describe("push and pull over plain HTTP", () => {
     const verbose = new RegistryClient({ logger: createLogger({ level: "debug", format: "text", write: (l) => lines.push(l) }), insecureRegistries: [reg.host] });
     await verbose.push(pulled.image, [`${reg.host}/other/copy:1`]);
     expect(lines.filter((l) => / layer sha256:\S+ mounted/.test(l))).toHaveLength(2);
+    // Each blob's upload time is in the debug log (the upload phase of kiln's per-step timings).
+    expect(lines.filter((l) => / (layer|config) sha256:\S+ .*uploadMs=\d+/.test(l))).toHaveLength(3);
     const info = await skopeoInspect(`${reg.host}/other/copy:1`);
     expect(info.Digest).toBe(first.digest);
 
