@@ -24,7 +24,8 @@ async function run(argv: string[], extra: Partial<Parameters<typeof runInPlace>[
 }
 
 test("runs with the given env, cwd, user and groups, on the real root", async () => {
-  const r = await run(["sh", "-c", "pwd; id -u; id -g; id -G; echo $FOO; touch file && ls -n file | awk '{print $3}'"], {
+  // Absolute paths: even a runner that ignored cwd could not write into the host's "/".
+  const r = await run(["sh", "-c", `pwd; id -u; id -g; id -G; echo $FOO; touch ${work}/file && ls -n ${work}/file | awk '{print $3}'`], {
     cwd: work, uid: 1234, gid: 99, groups: [99, 7],
   });
   expect(r.err).toBe("");
