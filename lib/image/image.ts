@@ -14,6 +14,11 @@ export interface Layer {
   readonly annotations?: Record<string, string>;
   /** Opens the blob as stored (compressed). */
   open(): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * The same bytes without the digest and size checks open() makes, for a reader that checks them
+   * itself (applying a layer does, on its inflate worker, off the thread that creates files).
+   */
+  openUnverified?(): Promise<ReadableStream<Uint8Array>>;
   /** Where the blob already lives in a registry, for HEAD checks and cross-repo mounts. */
   readonly origin?: { registry: string; repository: string };
   /** A local file holding the blob, when there is one (pushes and layouts stream or link from it). */

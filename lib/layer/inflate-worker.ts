@@ -11,6 +11,15 @@ function workerMain(): void {
   // The diffID is hashed here too: sha256 of the tar is the reading thread's largest cost after
   // inflating, and that thread is the one creating files.
   const hash = new (globalThis as any).Bun.CryptoHasher("sha256");
+  // And, when asked, the blob's own digest and size, for a stream the registry client did not check.
+  let blobHash: { update(c: Uint8Array): void; digest(enc: string): string } | undefined;
+  let blobSize = 0;
+  const input = (c: Uint8Array) => {
+    if (blobHash) {
+      blobHash.update(c);
+      blobSize += c.byteLength;
+    }
+  };
   const post = (m: unknown, t?: ArrayBuffer[]) => (globalThis as any).postMessage(m, t ?? []);
   // A blob in a file is read here, so its bytes never pass through the thread creating files.
   // Flow control: reading pauses while the reader has maxQueued inflated chunks not yet consumed,
@@ -26,6 +35,7 @@ function workerMain(): void {
     inflater!.on("data", () => { if (++outstanding >= limit) file!.pause(); });
     file = fs.createReadStream(path, { highWaterMark: 1 << 20 });
     file.on("data", (c) => {
+      input(c as Uint8Array);
       if (!inflater!.write(c)) {
         draining = true;
         file!.pause();
@@ -38,6 +48,7 @@ function workerMain(): void {
   (globalThis as any).onmessage = (ev: MessageEvent) => {
     const m = ev.data;
     if (m.start) {
+      if (m.hashBlob) blobHash = new (globalThis as any).Bun.CryptoHasher("sha256");
       inflater = m.start === "gzip" ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : zlib.createZstdDecompress({ chunkSize: 256 * 1024 } as any);
       inflater.on("data", (c: Uint8Array) => {
         hash.update(c);
@@ -45,14 +56,20 @@ function workerMain(): void {
         copy.set(c);
         post({ data: copy }, [copy.buffer]);
       });
-      inflater.on("end", () => post({ end: true, digest: `sha256:${hash.digest("hex")}` }));
+      inflater.on("end", () => post({
+        end: true, digest: `sha256:${hash.digest("hex")}`,
+        ...(blobHash ? { blob: { digest: `sha256:${blobHash.digest("hex")}`, size: blobSize } } : {}),
+      }));
       inflater.on("error", (e: Error) => post({ error: e.message }));
       if (m.file) readFile(m.file, m.maxQueued);
     } else if (m.consumed) {
       consumed();
     } else if (m.chunk) {
       // Credit-based flow: the main thread sends more only after this acknowledgement.
-      inflater!.write(m.chunk, () => post({ ack: true }));
+      // The buffer goes back once the inflater has consumed it, to be filled again.
+      const bytes = m.length === m.chunk.byteLength ? m.chunk : m.chunk.subarray(0, m.length);
+      input(bytes);
+      inflater!.write(bytes, () => post({ ack: true, buf: m.chunk }, [m.chunk.buffer]));
     } else if (m.end) {
       inflater!.end();
     }
@@ -63,15 +80,22 @@ const SOURCE = `(${workerMain.toString()})()`;
 const BATCH = 1 << 20;
 let url: string | undefined;
 
+/** What the worker hashed: the inflated bytes (a layer's diffID) and, when asked, the blob itself. */
+export interface InflateDigests {
+  tar: string;
+  blob?: { digest: string; size: number };
+}
+
 /**
  * Decompressed chunks of `chunks`, inflated on a worker thread; `digest` receives the sha256 of
- * all of them once the stream has ended. Memory stays bounded: at most `window` compressed chunks
+ * all of them (and of the input, with hashBlob) once the stream has ended. Memory stays bounded: at most `window` compressed chunks
  * in flight and, while `maxQueued` inflated chunks wait for the reader, nothing more is sent.
  */
 export async function* inflateOnWorker(
-  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array> | { file: string }, digest: (d: string) => void, window = 4, maxQueued = 16,
+  compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array> | { file: string }, digest: (d: InflateDigests) => void,
+  hashBlob = false, window = 4, maxQueued = 16,
 ): AsyncGenerator<Uint8Array> {
-  if ("file" in chunks) return yield* inflateFileOnWorker(compression, chunks.file, digest, maxQueued);
+  if ("file" in chunks) return yield* inflateFileOnWorker(compression, chunks.file, digest, hashBlob, maxQueued);
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
   const out: Uint8Array[] = [];
@@ -80,6 +104,7 @@ export async function* inflateOnWorker(
   let wake: (() => void) | undefined;
   let wakeFeeder: (() => void) | undefined;
   let inFlight = 0;
+  let recycle: (b: Uint8Array) => void = () => {};
   const notify = () => {
     const f = wake; wake = undefined; f?.();
     const g = wakeFeeder; wakeFeeder = undefined; g?.();
@@ -87,10 +112,13 @@ export async function* inflateOnWorker(
   w.onmessage = (ev: MessageEvent) => {
     const m = ev.data;
     if (m.data) out.push(m.data);
-    else if (m.ack) inFlight--;
+    else if (m.ack) {
+      inFlight--;
+      recycle(m.buf);
+    }
     else if (m.end) {
       ended = true;
-      digest(m.digest);
+      digest({ tar: m.digest, ...(m.blob ? { blob: m.blob } : {}) });
     }
     else if (m.error) failure = new Error(m.error);
     notify();
@@ -98,27 +126,35 @@ export async function* inflateOnWorker(
   w.onerror = (ev) => { failure = new Error((ev as ErrorEvent).message); notify(); };
   const wait = () => new Promise<void>((r) => { wake = r; });
   try {
-    w.postMessage({ start: compression });
+    w.postMessage({ start: compression, hashBlob });
     const feeder = (async () => {
-      // Few large messages: each postMessage has a fixed cost, and file streams yield small chunks.
-      let batch: Uint8Array[] = [];
-      let batched = 0;
+      // Few large messages: each postMessage has a fixed cost, and streams yield small chunks. The
+      // batch buffers come back with the worker's acknowledgement and are filled again: fresh
+      // memory for every megabyte cost more in page faults than the copy itself.
+      const free: Uint8Array<ArrayBuffer>[] = [];
+      let cur: Uint8Array<ArrayBuffer> | undefined;
+      let fill = 0;
+      recycle = (b) => free.push(b as Uint8Array<ArrayBuffer>);
       const send = async () => {
         while ((inFlight >= window || out.length >= maxQueued) && !failure) await new Promise<void>((r) => { wakeFeeder = r; });
-        if (failure || batched === 0) return;
-        const one = new Uint8Array(batched);
-        let off = 0;
-        for (const b of batch) { one.set(b, off); off += b.byteLength; }
-        batch = [];
-        batched = 0;
+        if (failure || fill === 0) return;
+        const buf = cur!;
+        const length = fill;
+        cur = undefined;
+        fill = 0;
         inFlight++;
-        w.postMessage({ chunk: one }, [one.buffer]);
+        w.postMessage({ chunk: buf, length }, [buf.buffer]);
       };
       for await (const c of chunks) {
-        batch.push(c);
-        batched += c.byteLength;
-        if (batched >= BATCH) await send();
-        if (failure) return;
+        for (let off = 0; off < c.byteLength;) {
+          cur ??= free.pop() ?? new Uint8Array(BATCH);
+          const k = Math.min(c.byteLength - off, BATCH - fill);
+          cur.set(k === c.byteLength ? c : c.subarray(off, off + k), fill);
+          fill += k;
+          off += k;
+          if (fill === BATCH) await send();
+          if (failure) return;
+        }
       }
       await send();
       w.postMessage({ end: true });
@@ -141,7 +177,9 @@ export async function* inflateOnWorker(
 }
 
 // The same for a blob in a file: the worker reads it and the reader acknowledges each chunk it takes.
-async function* inflateFileOnWorker(compression: Exclude<Compression, "none">, file: string, digest: (d: string) => void, maxQueued: number): AsyncGenerator<Uint8Array> {
+async function* inflateFileOnWorker(
+  compression: Exclude<Compression, "none">, file: string, digest: (d: InflateDigests) => void, hashBlob: boolean, maxQueued: number,
+): AsyncGenerator<Uint8Array> {
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
   const out: Uint8Array[] = [];
@@ -153,13 +191,13 @@ async function* inflateFileOnWorker(compression: Exclude<Compression, "none">, f
     if (m.data) out.push(m.data);
     else if (m.end) {
       ended = true;
-      digest(m.digest);
+      digest({ tar: m.digest, ...(m.blob ? { blob: m.blob } : {}) });
     } else if (m.error) failure = new Error(m.error);
     const f = wake; wake = undefined; f?.();
   };
   w.onerror = (ev) => { failure = new Error((ev as ErrorEvent).message); const f = wake; wake = undefined; f?.(); };
   try {
-    w.postMessage({ start: compression, file, maxQueued });
+    w.postMessage({ start: compression, file, maxQueued, hashBlob });
     for (;;) {
       while (out.length > 0) {
         w.postMessage({ consumed: true });

@@ -2,7 +2,7 @@
 // entries one at a time. A body not consumed by the caller is skipped before the next entry.
 import { Readable } from "node:stream";
 import { detectCompression, SNIFF_BYTES, type Compression } from "./compression.ts";
-import { inflateOnWorker } from "./inflate-worker.ts";
+import { inflateOnWorker, type InflateDigests } from "./inflate-worker.ts";
 import { LayerFormatError } from "./errors.ts";
 import { Sha256Counter } from "./hash.ts";
 import type { EntryType, ReadHeader } from "./header.ts";
@@ -174,11 +174,20 @@ const EMPTY: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
 export class LayerReader implements AsyncIterable<ReadEntry> {
   #source: BlobSource;
   #diffID: string | undefined;
+  #blob: { digest: string; size: number } | undefined;
   #compression: Compression | undefined;
   #used = false;
+  readonly #hashBlob: boolean;
 
-  constructor(source: BlobSource) {
+  constructor(source: BlobSource, opts: ReadLayerOptions = {}) {
     this.#source = source;
+    this.#hashBlob = opts.hashBlob ?? false;
+  }
+
+  /** With hashBlob: the sha256 and size of the blob as read (compressed); known once every entry has been read. */
+  get blob(): { digest: string; size: number } {
+    if (this.#blob === undefined) throw new Error("LayerReader.blob read before the layer was fully iterated, or without hashBlob");
+    return this.#blob;
   }
 
   /** The sha256 of the uncompressed tar; known only once every entry has been read. */
@@ -198,12 +207,12 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
     const { compression, chunks } = await sniff(this.#source);
     this.#compression = compression;
     const hash = new Sha256Counter();
-    let inflatedDigest: string | undefined;
+    let inflated: InflateDigests | undefined;
     // Inflating (and hashing what comes out) on a worker lets decompression and extraction use two
     // cores, as tar -xzf does.
     const decompressed = compression === "none"
       ? Readable.from(chunks as AsyncIterable<Uint8Array>)
-      : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflatedDigest = d; }));
+      : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflated = d; }, this.#hashBlob));
     const q = new ByteQueue(decompressed as AsyncIterable<Uint8Array>, compression === "none" ? hash : NOT_HASHED);
     try {
       yield* this.#entries(q);
@@ -213,9 +222,11 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
       if (err instanceof LayerFormatError) throw err;
       throw new LayerFormatError(`reading ${compression} layer`, err);
     }
-    const diffID = compression === "none" ? hash.digest() : inflatedDigest;
+    const diffID = compression === "none" ? hash.digest() : inflated?.tar;
     if (diffID === undefined) throw new LayerFormatError(`reading ${compression} layer`, new Error("the decompressor ended without a digest"));
     this.#diffID = diffID;
+    // An uncompressed blob is the tar itself.
+    if (this.#hashBlob) this.#blob = compression === "none" ? { digest: diffID, size: hash.size } : inflated?.blob;
   }
 
   async *#entries(q: ByteQueue): AsyncGenerator<ReadEntry> {
@@ -338,7 +349,12 @@ async function readPaxSparse(q: ByteQueue, pax: Map<string, Uint8Array>, name: s
   return undefined;
 }
 
+export interface ReadLayerOptions {
+  /** Also hash the blob as read (on the inflate worker), for a source nobody has checked yet. */
+  hashBlob?: boolean;
+}
+
 /** Opens a blob (as a layer's open() gives it) for reading entries. */
-export function readLayer(source: BlobSource): LayerReader {
-  return new LayerReader(source);
+export function readLayer(source: BlobSource, opts: ReadLayerOptions = {}): LayerReader {
+  return new LayerReader(source, opts);
 }

@@ -13,34 +13,47 @@ export function verifyingStream(body: ReadableStream<Uint8Array>, expected: { di
   }
   const hasher = new Bun.CryptoHasher("sha256");
   let seen = 0;
-  return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+  const reader = body.getReader();
+  // A pull source reading the body directly: pipeThrough a TransformStream cost several promise hops
+  // per chunk, about 1 s of the applying thread for a 400 MB layer.
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await reader.read();
+      if (r.done) {
+        if (expected.size !== undefined && seen !== expected.size) {
+          controller.error(new RegistryError(`${describe()}: received ${seen} bytes from ${registry}, expected ${expected.size}`, { registry, code: "SIZE_MISMATCH" }));
+          return;
+        }
+        const got = `sha256:${hasher.digest("hex")}`;
+        if (got !== expected.digest) {
+          controller.error(new RegistryError(`${describe()}: content from ${registry} has digest ${got}, expected ${expected.digest}; the registry or a proxy altered it`, { registry, code: "DIGEST_MISMATCH" }));
+          return;
+        }
+        controller.close();
+        return;
+      }
+      const chunk = r.value;
       seen += chunk.byteLength;
       if (expected.size !== undefined && seen > expected.size) {
         controller.error(new RegistryError(`${describe()}: received more than the expected ${expected.size} bytes from ${registry}`, { registry, code: "SIZE_MISMATCH" }));
+        await reader.cancel().catch(() => {});
         return;
       }
       hasher.update(chunk);
       controller.enqueue(chunk);
     },
-    flush(controller) {
-      if (expected.size !== undefined && seen !== expected.size) {
-        controller.error(new RegistryError(`${describe()}: received ${seen} bytes from ${registry}, expected ${expected.size}`, { registry, code: "SIZE_MISMATCH" }));
-        return;
-      }
-      const got = `sha256:${hasher.digest("hex")}`;
-      if (got !== expected.digest) {
-        controller.error(new RegistryError(`${describe()}: content from ${registry} has digest ${got}, expected ${expected.digest}; the registry or a proxy altered it`, { registry, code: "DIGEST_MISMATCH" }));
-      }
+    cancel(reason) {
+      return reader.cancel(reason);
     },
-  }));
+  }, { highWaterMark: 0 });
 }
 
-export async function openBlob(s: Session, repo: string, desc: { digest: string; size?: number }): Promise<ReadableStream<Uint8Array>> {
+/** The blob's bytes, checked against its digest and size as they stream (unless verify is false: the caller checks). */
+export async function openBlob(s: Session, repo: string, desc: { digest: string; size?: number }, verify = true): Promise<ReadableStream<Uint8Array>> {
   const action = `pulling blob ${desc.digest}`;
   const res = await s.request({ method: "GET", path: `/v2/${repo}/blobs/${desc.digest}`, scopes: [pullScope(repo)], repository: repo, action });
   if (!res.ok || !res.body) throw await s.fail(res, action, repo);
-  return verifyingStream(res.body, desc, () => `blob ${desc.digest} of ${repo}`, s.registry);
+  return verify ? verifyingStream(res.body, desc, () => `blob ${desc.digest} of ${repo}`, s.registry) : res.body;
 }
 
 export async function readBlob(s: Session, repo: string, desc: { digest: string; size?: number }): Promise<Uint8Array> {

@@ -139,6 +139,7 @@ export class RegistryClient {
       ...(d.annotations ? { annotations: d.annotations } : {}),
       origin,
       open: () => openBlob(s, repo, d),
+      openUnverified: () => openBlob(s, repo, d, false),
     }));
     const format = (manifest.mediaType ?? m.mediaType) === MediaType.dockerManifest ? "docker" : "oci";
     const image: Image = { format, config, layers, ...(manifest.annotations ? { annotations: manifest.annotations } : {}) };

@@ -8,6 +8,15 @@ export class LayerApplyError extends Error {
   }
 }
 
+/** A layer's bytes, as they arrived, are not the blob its digest names. */
+export class LayerDigestError extends Error {
+  override name = "LayerDigestError";
+  constructor(expected: { digest: string; size: number }, got: { digest: string; size: number }) {
+    super(`layer ${expected.digest}: the content read has digest ${got.digest} (${got.size} bytes, expected ${expected.size}); ` +
+      "the registry or a proxy altered it: pull again, or check the registry's storage");
+  }
+}
+
 /** A USER spec names a user or group that the root's /etc/passwd or /etc/group does not have. */
 export class UserLookupError extends Error {
   override name = "UserLookupError";

@@ -10,7 +10,7 @@ import { fileLayer, appendLayer, scratchImage, toOciFormat, writeOciLayout, type
 import { writeLayer, type TarEntry } from "../layer/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { cleanupInspected, inspectOciLayout, walkRootfs } from "../../tests/support/image-assert.ts";
-import { RootFS, type SnapshotMode } from "./mod.ts";
+import { LayerDigestError, RootFS, type SnapshotMode } from "./mod.ts";
 
 const top = mkdtempSync(join(tmpdir(), "kiln-fidelity-"));
 afterAll(() => rmSync(top, { recursive: true, force: true }));
@@ -158,6 +158,36 @@ describe("ignore list and retries", () => {
     expect(readFileSync(at("f"), "utf8")).toBe("x");
     opens = 0;
     await expect(newRoot().apply(flaky, { retries: 0 })).rejects.toThrow("connection reset");
+  });
+});
+
+describe("layers read without the registry client's check", () => {
+  // A registry layer offers openUnverified(); apply then checks digest and size on its inflate worker.
+  const unverified = (claimed: Layer, actual: Layer): Layer => {
+    const { path: _, ...rest } = claimed;
+    return { ...rest, open: async () => { throw new Error("open() must not be used when openUnverified() exists"); }, openUnverified: () => actual.open() };
+  };
+
+  test("bytes that match the digest apply, gzip and uncompressed alike", async () => {
+    const good = await layerOf([file("f", "x")]);
+    await newRoot().apply(unverified(good, good));
+    expect(readFileSync(at("f"), "utf8")).toBe("x");
+    rmSync(at("f"));
+    const tarPath = join(tmp, "plain.tar");
+    execFileSync("bash", ["-c", `gzip -dc ${good.path} > ${tarPath}`]);
+    const plain = fileLayer({ path: tarPath, mediaType: "application/vnd.oci.image.layer.v1.tar", digest: good.diffID, size: readFileSync(tarPath).byteLength, diffID: good.diffID });
+    await newRoot().apply(unverified(plain, plain));
+    expect(readFileSync(at("f"), "utf8")).toBe("x");
+  });
+
+  test("a valid layer with other bytes than its digest names fails with both digests", async () => {
+    const claimed = await layerOf([file("f", "x")]);
+    const other = await layerOf([file("f", "y")]);
+    const err = await newRoot().apply(unverified(claimed, other)).catch((e) => e);
+    expect(err).toBeInstanceOf(LayerDigestError);
+    expect(err.message).toContain(claimed.digest);
+    expect(err.message).toContain(other.digest);
+    expect(err.message).toContain("altered");
   });
 });
 

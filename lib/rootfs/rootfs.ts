@@ -6,6 +6,7 @@ import { readLayer, writeLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { ContentHasher } from "./content-hash.ts";
+import { LayerDigestError } from "./errors.ts";
 import { type FileIndex, type SnapshotMode, type StatRecord, sameRecord, statPath, S_IFMT, S_IFREG, walkInto } from "./index.ts";
 import { ignorePredicate } from "./ignore.ts";
 import { hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
@@ -101,12 +102,18 @@ export class RootFS {
 
   async #applyOnce(layer: Layer): Promise<void> {
     const started = performance.now();
-    // A layer already in a file is read by the inflating worker itself.
-    const reader = readLayer(layer.path !== undefined ? { file: layer.path } : await layer.open());
+    // A layer already in a file is read by the inflating worker itself; one from a registry is
+    // checked against its digest there too, not by the stream on this thread.
+    const unverified = layer.path === undefined && layer.openUnverified !== undefined;
+    const source = layer.path !== undefined ? { file: layer.path } : unverified ? await layer.openUnverified!() : await layer.open();
+    const reader = readLayer(source, { hashBlob: unverified });
     const touched = new Set<string>();
     await applyEntries(this.dir, reader, {
       logger: this.#logger, ignorePaths: this.#ignore, hashes: this.#applied, hasher: await this.#contentHasher(), touched,
     });
+    if (unverified && (reader.blob.digest !== layer.digest || reader.blob.size !== layer.size)) {
+      throw new LayerDigestError(layer, reader.blob);
+    }
     if (reader.diffID !== layer.diffID) {
       this.#logger.warn("layer content does not match its diffID", { digest: layer.digest, expected: layer.diffID, got: reader.diffID });
     }

@@ -179,3 +179,29 @@ describe("push permission check and GitLab CI credentials", () => {
     }
   });
 });
+
+describe("a base layer altered in the registry's storage", () => {
+  let reg: TestRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry();
+  }, 60_000);
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  test("fails the build naming the layer and both digests, and writes nothing", async () => {
+    const ref = await pushBusybox(reg, "altered/busybox");
+    const pulled = await new RegistryClient({ logger: silentLogger, insecureRegistries: [reg.host] }).pull(ref, { os: "linux", architecture: "amd64" });
+    const layer = pulled.image.layers[0];
+    const hex = layer.digest.slice("sha256:".length);
+    // Another valid gzip tar in its place: only the digest check can tell.
+    const other = context({ "x.txt": "not busybox\n" });
+    await runTool(["bash", "-c", `tar -C ${other} -czf ${reg.dataDir}/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data x.txt`]);
+    const out = context({});
+    const r = await runKiln(["-c", context({ Dockerfile: `FROM ${ref}\nRUN true\n` }), "--no-push", "--insecure-pull", "--tar-path", `${out}/image.tar`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(layer.digest);
+    expect(r.stderr).toContain("altered");
+    expect(await Bun.file(`${out}/image.tar`).exists()).toBe(false);
+  });
+});
