@@ -87,17 +87,19 @@ export interface InflateDigests {
 }
 
 /**
- * Decompressed chunks of `chunks`, inflated on a worker thread; `digest` receives the sha256 of
- * all of them (and of the input, with hashBlob) once the stream has ended. Memory stays bounded: at most `window` compressed chunks
- * in flight and, while `maxQueued` inflated chunks wait for the reader, nothing more is sent.
+ * Decompressed chunks of `chunks` (or of a file, which the worker then reads itself, so its bytes
+ * never pass through this thread), inflated on a worker thread; `digest` receives the sha256 of
+ * all of them (and of the input, with hashBlob) once the stream has ended. Memory stays bounded:
+ * at most `window` compressed chunks in flight and, while `maxQueued` inflated chunks wait for the
+ * reader, nothing more is sent (or read from the file).
  */
 export async function* inflateOnWorker(
   compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array> | { file: string }, digest: (d: InflateDigests) => void,
   hashBlob = false, window = 4, maxQueued = 16,
 ): AsyncGenerator<Uint8Array> {
-  if ("file" in chunks) return yield* inflateFileOnWorker(compression, chunks.file, digest, hashBlob, maxQueued);
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
+  const file = "file" in chunks ? chunks.file : undefined;
   const out: Uint8Array[] = [];
   let ended = false;
   let failure: Error | undefined;
@@ -115,97 +117,63 @@ export async function* inflateOnWorker(
     else if (m.ack) {
       inFlight--;
       recycle(m.buf);
-    }
-    else if (m.end) {
+    } else if (m.end) {
       ended = true;
       digest({ tar: m.digest, ...(m.blob ? { blob: m.blob } : {}) });
-    }
-    else if (m.error) failure = new Error(m.error);
+    } else if (m.error) failure = new Error(m.error);
     notify();
   };
   w.onerror = (ev) => { failure = new Error((ev as ErrorEvent).message); notify(); };
   const wait = () => new Promise<void>((r) => { wake = r; });
   try {
-    w.postMessage({ start: compression, hashBlob });
-    const feeder = (async () => {
-      // Few large messages: each postMessage has a fixed cost, and streams yield small chunks. The
-      // batch buffers come back with the worker's acknowledgement and are filled again: fresh
-      // memory for every megabyte cost more in page faults than the copy itself.
-      const free: Uint8Array<ArrayBuffer>[] = [];
-      let cur: Uint8Array<ArrayBuffer> | undefined;
-      let fill = 0;
-      recycle = (b) => free.push(b as Uint8Array<ArrayBuffer>);
-      const send = async () => {
-        while ((inFlight >= window || out.length >= maxQueued) && !failure) await new Promise<void>((r) => { wakeFeeder = r; });
-        if (failure || fill === 0) return;
-        const buf = cur!;
-        const length = fill;
-        cur = undefined;
-        fill = 0;
-        inFlight++;
-        w.postMessage({ chunk: buf, length }, [buf.buffer]);
-      };
-      for await (const c of chunks) {
-        for (let off = 0; off < c.byteLength;) {
-          cur ??= free.pop() ?? new Uint8Array(BATCH);
-          const k = Math.min(c.byteLength - off, BATCH - fill);
-          cur.set(k === c.byteLength ? c : c.subarray(off, off + k), fill);
-          fill += k;
-          off += k;
-          if (fill === BATCH) await send();
-          if (failure) return;
-        }
-      }
-      await send();
-      w.postMessage({ end: true });
-    })();
+    w.postMessage({ start: compression, hashBlob, ...(file !== undefined ? { file, maxQueued } : {}) });
     let feedError: unknown;
-    feeder.catch((e) => { feedError = e; failure ??= e as Error; notify(); });
+    if (file === undefined) {
+      const feeder = (async () => {
+        // Few large messages: each postMessage has a fixed cost, and streams yield small chunks. The
+        // batch buffers come back with the worker's acknowledgement and are filled again: fresh
+        // memory for every megabyte cost more in page faults than the copy itself.
+        const free: Uint8Array<ArrayBuffer>[] = [];
+        let cur: Uint8Array<ArrayBuffer> | undefined;
+        let fill = 0;
+        recycle = (b) => free.push(b as Uint8Array<ArrayBuffer>);
+        const send = async () => {
+          while ((inFlight >= window || out.length >= maxQueued) && !failure) await new Promise<void>((r) => { wakeFeeder = r; });
+          if (failure || fill === 0) return;
+          const buf = cur!;
+          const length = fill;
+          cur = undefined;
+          fill = 0;
+          inFlight++;
+          w.postMessage({ chunk: buf, length }, [buf.buffer]);
+        };
+        for await (const c of chunks as AsyncIterable<Uint8Array>) {
+          for (let off = 0; off < c.byteLength;) {
+            cur ??= free.pop() ?? new Uint8Array(BATCH);
+            const k = Math.min(c.byteLength - off, BATCH - fill);
+            cur.set(k === c.byteLength ? c : c.subarray(off, off + k), fill);
+            fill += k;
+            off += k;
+            if (fill === BATCH) await send();
+            if (failure) return;
+          }
+        }
+        await send();
+        w.postMessage({ end: true });
+      })();
+      feeder.catch((e) => { feedError = e; failure ??= e as Error; notify(); });
+    }
     for (;;) {
       while (out.length > 0) {
         const c = out.shift()!;
+        // The worker reading a file pauses on unacknowledged chunks; a fed worker waits for the feeder.
+        if (file !== undefined) w.postMessage({ consumed: true });
         const g = wakeFeeder; wakeFeeder = undefined; g?.();
         yield c;
       }
       if (failure) throw feedError ?? failure;
       if (ended) return;
       await wait();
-    }
-  } finally {
-    w.terminate();
-  }
-}
-
-// The same for a blob in a file: the worker reads it and the reader acknowledges each chunk it takes.
-async function* inflateFileOnWorker(
-  compression: Exclude<Compression, "none">, file: string, digest: (d: InflateDigests) => void, hashBlob: boolean, maxQueued: number,
-): AsyncGenerator<Uint8Array> {
-  url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
-  const w = new Worker(url);
-  const out: Uint8Array[] = [];
-  let ended = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  w.onmessage = (ev: MessageEvent) => {
-    const m = ev.data;
-    if (m.data) out.push(m.data);
-    else if (m.end) {
-      ended = true;
-      digest({ tar: m.digest, ...(m.blob ? { blob: m.blob } : {}) });
-    } else if (m.error) failure = new Error(m.error);
-    const f = wake; wake = undefined; f?.();
-  };
-  w.onerror = (ev) => { failure = new Error((ev as ErrorEvent).message); const f = wake; wake = undefined; f?.(); };
-  try {
-    w.postMessage({ start: compression, file, maxQueued, hashBlob });
-    for (;;) {
-      while (out.length > 0) {
-        w.postMessage({ consumed: true });
-        yield out.shift()!;
-      }
-      if (failure) throw failure;
-      if (ended) return;
-      await new Promise<void>((r) => { wake = r; });
     }
   } finally {
     w.terminate();
