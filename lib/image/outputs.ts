@@ -1,5 +1,6 @@
 // Writing images to local formats: OCI image layout directories and docker-archive tarballs.
-// Both are written beside their destination and renamed into place, so a failure leaves nothing half-written.
+// Everything is written beside its destination and renamed into place (OutputStage), so a failure
+// leaves nothing half-written and what was at the destination before stays.
 import { mkdir, rename, rm, writeFile, link, copyFile } from "node:fs/promises";
 import { createWriteStream } from "node:fs";
 import { dirname, basename, join } from "node:path";
@@ -11,8 +12,68 @@ import { serializeImage } from "./image.ts";
 import { digestHex } from "./digest.ts";
 import { MediaType } from "./types.ts";
 
+let tempCount = 0;
 function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.kiln-tmp-${process.pid}-${Date.now()}`);
+  return join(dirname(path), `.${basename(path)}.kiln-tmp-${process.pid}-${Date.now()}-${tempCount++}`);
+}
+
+/**
+ * Outputs written beside their destinations and moved into place together. Until commit() no
+ * destination changes; a commit that fails half-way puts back what was there, and discard()
+ * removes whatever was staged.
+ */
+export class OutputStage {
+  #staged: { tmp: string; dest: string }[] = [];
+
+  /** Where to write the output meant for `dest`. */
+  path(dest: string): string {
+    const tmp = tempSibling(dest);
+    this.#staged.push({ tmp, dest });
+    return tmp;
+  }
+
+  async commit(): Promise<void> {
+    const moved: { dest: string; old: string | undefined }[] = [];
+    try {
+      for (const { tmp, dest } of this.#staged) {
+        let old: string | undefined = tempSibling(dest) + "-old";
+        try {
+          await rename(dest, old);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+          old = undefined;
+        }
+        moved.push({ dest, old });
+        await rename(tmp, dest);
+      }
+    } catch (e) {
+      for (const { dest, old } of moved.reverse()) {
+        await rm(dest, { recursive: true, force: true });
+        if (old !== undefined) await rename(old, dest).catch(() => {});
+      }
+      await this.discard();
+      throw e;
+    }
+    for (const { old } of moved) if (old !== undefined) await rm(old, { recursive: true, force: true });
+    this.#staged = [];
+  }
+
+  async discard(): Promise<void> {
+    for (const { tmp } of this.#staged) await rm(tmp, { recursive: true, force: true });
+    this.#staged = [];
+  }
+}
+
+// One output written through its own stage.
+async function staged(dest: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const stage = new OutputStage();
+  try {
+    await write(stage.path(dest));
+    await stage.commit();
+  } catch (e) {
+    await stage.discard();
+    throw e;
+  }
 }
 
 async function writeBlobFile(layer: Layer, dest: string): Promise<void> {
@@ -30,47 +91,43 @@ export interface OciLayoutOptions {
 
 /** Writes `img` as the only image of an OCI layout at `dir` (replacing what was there). */
 export async function writeOciLayout(img: Image, dir: string, opts: OciLayoutOptions = {}): Promise<string> {
-  const ser = serializeImage(img);
-  const tmp = tempSibling(dir);
-  await mkdir(join(tmp, "blobs", "sha256"), { recursive: true });
-  try {
-    const blob = (d: string) => join(tmp, "blobs", "sha256", digestHex(d));
-    const written = new Set<string>();
-    for (const l of img.layers) {
-      if (written.has(l.digest)) continue;
-      written.add(l.digest);
-      await writeBlobFile(l, blob(l.digest));
-    }
-    await writeFile(blob(ser.configDescriptor.digest), ser.configBytes);
-    await writeFile(blob(ser.manifestDescriptor.digest), ser.manifestBytes);
-    await writeFile(join(tmp, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    const desc = {
-      ...ser.manifestDescriptor,
-      ...(opts.refName ? { annotations: { "org.opencontainers.image.ref.name": opts.refName } } : {}),
-    };
-    await writeFile(join(tmp, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
-    await replaceDir(tmp, dir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  return ser.manifestDescriptor.digest;
+  let digest = "";
+  await staged(dir, async (tmp) => { digest = await writeOciLayoutAt(img, tmp, opts); });
+  return digest;
 }
 
-async function replaceDir(from: string, to: string): Promise<void> {
-  const old = tempSibling(to) + "-old";
-  let moved = false;
-  try { await rename(to, old); moved = true; } catch (e: any) { if (e.code !== "ENOENT") throw e; }
-  await rename(from, to);
-  if (moved) await rm(old, { recursive: true, force: true });
+/** Writes `img` as an OCI layout into the new directory `dir` (see OutputStage for putting it in place). */
+export async function writeOciLayoutAt(img: Image, dir: string, opts: OciLayoutOptions = {}): Promise<string> {
+  const ser = serializeImage(img);
+  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  const blob = (d: string) => join(dir, "blobs", "sha256", digestHex(d));
+  const written = new Set<string>();
+  for (const l of img.layers) {
+    if (written.has(l.digest)) continue;
+    written.add(l.digest);
+    await writeBlobFile(l, blob(l.digest));
+  }
+  await writeFile(blob(ser.configDescriptor.digest), ser.configBytes);
+  await writeFile(blob(ser.manifestDescriptor.digest), ser.manifestBytes);
+  await writeFile(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  const desc = {
+    ...ser.manifestDescriptor,
+    ...(opts.refName ? { annotations: { "org.opencontainers.image.ref.name": opts.refName } } : {}),
+  };
+  await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [desc] }));
+  return ser.manifestDescriptor.digest;
 }
 
 /** Writes a `docker save`-style tarball loadable by `docker load`, tagged with every name in `tags`. */
 export async function writeDockerArchive(img: Image, path: string, tags: string[]): Promise<void> {
+  await staged(path, (tmp) => writeDockerArchiveAt(img, tmp, tags));
+}
+
+/** writeDockerArchive to a new file `path` (see OutputStage for putting it in place). */
+export async function writeDockerArchiveAt(img: Image, path: string, tags: string[]): Promise<void> {
   const ser = serializeImage(img);
-  const tmp = tempSibling(path);
   const pack = tar.pack();
-  const out = pipeline(pack, createWriteStream(tmp));
+  const out = pipeline(pack, createWriteStream(path));
   const add = (name: string, data: Uint8Array | string) =>
     new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, Buffer.from(data as any), (e) => (e ? rej(e) : res())));
   try {
@@ -89,11 +146,9 @@ export async function writeDockerArchive(img: Image, path: string, tags: string[
     await add("manifest.json", JSON.stringify([{ Config: configName, RepoTags: tags, Layers: names }]));
     pack.finalize();
     await out;
-    await rename(tmp, path);
   } catch (e) {
     pack.destroy();
     await out.catch(() => {});
-    await rm(tmp, { force: true });
     throw e;
   }
 }

@@ -185,18 +185,21 @@ describe("bad input: one clear line, non-zero exit, nothing left behind", () => 
     expect(tags.status).toBe(404);
   }, 60_000);
 
-  test("an output that cannot be written takes the outputs already written with it", async () => {
+  test("an output that cannot be written leaves every destination as it was: no new file, an earlier build's kept", async () => {
     const ctx = makeContext({ Dockerfile: "FROM scratch\nCOPY a /a\n", a: "a" });
     fx.keep(ctx);
     const out = tmp("kiln-out-");
     writeFileSync(join(out, "not-a-dir"), "x");
+    writeFileSync(join(out, "image.tar"), "an earlier build's tarball");
     const r = await runKiln([
       "-c", ctx, "--no-push", "--log-format", "text", "--tar-path", join(out, "image.tar"),
       "--oci-layout-path", join(out, "not-a-dir", "layout"), "--digest-file", join(out, "digest"),
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr.split("\n").filter((l) => l.includes("ERROR"))).toHaveLength(1);
-    expect(readdirSync(out)).toEqual(["not-a-dir"]);
+    // No temp file left beside them either (they are dot-files).
+    expect(readdirSync(out).sort()).toEqual(["image.tar", "not-a-dir"]);
+    expect(readFileSync(join(out, "image.tar"), "utf8")).toBe("an earlier build's tarball");
   });
 
   test("a bad flag is named", async () => {
