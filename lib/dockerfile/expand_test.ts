@@ -2,49 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DockerfileError, expandInstruction, parseDockerfile, resolveMetaArgs, resolveStageBase } from "./mod.ts";
+import { at, parseFixtureCases, project } from "./fixture-cases.ts";
 
-interface Case {
-  title: string;
-  line: number;
-  input: string;
-  env: Record<string, string>;
-  checks: { path: string; expected: unknown }[];
-}
-
-// Same shape as parse.txt, plus an `--- env` block and `--- error`.
-function loadCases(): Case[] {
-  const lines = readFileSync(join(import.meta.dir, "testdata", "expand.txt"), "utf8").split("\n");
-  const cases: Case[] = [];
-  let current: Case | undefined;
-  let body: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.startsWith("=== ")) {
-      current = { title: l.slice(4), line: i + 1, input: "", env: {}, checks: [] };
-      body = [];
-      cases.push(current);
-    } else if (!current) continue;
-    else if (l === "--- env") {
-      current.input = body.join("\n") + "\n";
-      current.env = JSON.parse(lines[++i]);
-    } else if (l.startsWith("--- ")) current.checks.push({ path: l.slice(4), expected: JSON.parse(lines[++i]) });
-    else if (current.checks.length === 0 && current.input === "") body.push(l);
-  }
-  return cases;
-}
-
-const at = (value: unknown, path: string): unknown => path.split(".").reduce((v: any, k) => v?.[k], value);
-
-function project(actual: unknown, expected: unknown): unknown {
-  if (Array.isArray(expected)) {
-    if (!Array.isArray(actual) || actual.length !== expected.length) return actual;
-    return actual.map((a, i) => project(a, expected[i]));
-  }
-  if (expected !== null && typeof expected === "object" && actual !== null && typeof actual === "object") {
-    return Object.fromEntries(Object.keys(expected).map((k) => [k, project((actual as any)[k], (expected as any)[k])]));
-  }
-  return actual;
-}
+// Same format as parse.txt, with an "--- env" block and an "--- error" check.
+const loadCases = () => parseFixtureCases(readFileSync(join(import.meta.dir, "testdata", "expand.txt"), "utf8"));
 
 describe("expandInstruction (testdata/expand.txt)", () => {
   const cases = loadCases();

@@ -2,38 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DockerfileError, formatError, parseDockerfile } from "./mod.ts";
+import { at, parseFixtureCases, project, type FixtureCase } from "./fixture-cases.ts";
 
 const TESTDATA = join(import.meta.dir, "testdata");
 
-interface Check {
-  path: string;
-  expected: unknown;
-}
-interface Case {
-  title: string;
-  line: number;
-  input: string;
-  checks: Check[];
-}
-
 // See the header of testdata/parse.txt for the format.
-function loadParseCases(): Case[] {
-  const lines = readFileSync(join(TESTDATA, "parse.txt"), "utf8").split("\n");
-  const cases: Case[] = [];
-  let current: Case | undefined;
-  let body: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.startsWith("=== ")) {
-      current = { title: l.slice(4), line: i + 1, input: "", checks: [] };
-      body = [];
-      cases.push(current);
-    } else if (!current) continue;
-    else if (l.startsWith("--- ")) {
-      if (current.checks.length === 0) current.input = body.join("\n") + "\n";
-      current.checks.push({ path: l.slice(4), expected: JSON.parse(lines[++i]) });
-    } else if (current.checks.length === 0) body.push(l);
-  }
+function loadParseCases(): FixtureCase[] {
+  const cases = parseFixtureCases(readFileSync(join(TESTDATA, "parse.txt"), "utf8"));
   for (const c of cases) {
     // Fixture files are LF-only; a CRLF case asks for the conversion.
     if (c.title.includes("CRLF")) c.input = c.input.replace(/\n/g, "\r\n");
@@ -41,27 +16,6 @@ function loadParseCases(): Case[] {
     if (c.title.includes("at end of file")) c.input = c.input.replace(/\n$/, "");
   }
   return cases;
-}
-
-function at(value: unknown, path: string): unknown {
-  let v: any = value;
-  for (const key of path.split(".")) v = v?.[key];
-  return v;
-}
-
-// Keeps only the fields the expectation names, so toEqual reports a readable diff of just those.
-function project(actual: unknown, expected: unknown): unknown {
-  if (Array.isArray(expected)) {
-    if (!Array.isArray(actual) || actual.length !== expected.length) return actual;
-    return actual.map((a, i) => project(a, expected[i]));
-  }
-  if (expected !== null && typeof expected === "object") {
-    if (actual === null || typeof actual !== "object" || Object.keys(expected).length === 0) return actual;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(expected)) out[k] = project((actual as Record<string, unknown>)[k], (expected as any)[k]);
-    return out;
-  }
-  return actual;
 }
 
 describe("parse cases (testdata/parse.txt)", () => {
