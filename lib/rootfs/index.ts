@@ -54,14 +54,6 @@ function fromStat(host: string): StatRecord {
   };
 }
 
-// True when the last stat call describes `r` exactly. ctime cannot be set from user space, so a
-// symlink with the same record still has the same target.
-function statIs(r: StatRecord): boolean {
-  return r.ctimeNsec === stx.ctimeNsec() && r.mtimeNsec === stx.mtimeNsec() && r.ctimeSec === stx.ctimeSec() &&
-    r.mtimeSec === stx.mtimeSec() && r.ino === stx.ino() && r.size === stx.size() && r.mode === stx.mode() &&
-    r.uid === stx.uid() && r.gid === stx.gid() && r.nlink === stx.nlink() && r.dev === stx.dev() && r.rdev === stx.rdev();
-}
-
 /** The record of one path, or undefined when it does not exist. */
 export function statPath(root: string, p: string): StatRecord | undefined {
   const host = hostPath(root, p);
@@ -104,10 +96,9 @@ export function isDir(r: StatRecord | undefined): boolean {
 
 /**
  * Records `start` (unless it is "/") and everything beneath it into `into`, skipping ignored
- * paths at directory level. A missing start records nothing. Where `previous` holds a record
- * equal to what is on disk, that same object goes into `into` (its content hash with it).
+ * paths at directory level. A missing start records nothing.
  */
-export function walkInto(root: string, start: string, ignored: (p: string) => boolean, into: FileIndex, previous?: FileIndex): void {
+export function walkInto(root: string, start: string, ignored: (p: string) => boolean, into: FileIndex): void {
   if (start !== "/" && ignored(start)) return;
   const first = statPath(root, start);
   if (!first) return;
@@ -129,8 +120,9 @@ export function walkInto(root: string, start: string, ignored: (p: string) => bo
       for (const name of names) {
         const p = joinRoot(dir, name);
         if (ignored(p) || !statAt(fd, name)) continue;
-        const old = previous?.get(p);
-        const rec = old !== undefined && statIs(old) ? old : fromStat(hostDir + "/" + name);
+        // A fresh record even for an unchanged file: looking the old one up to reuse it cost more
+        // than building this one (the diff looks it up anyway).
+        const rec = fromStat(hostDir + "/" + name);
         into.set(p, rec);
         if ((rec.mode & S_IFMT) === S_IFDIR) stack.push(p);
       }

@@ -48,10 +48,9 @@ export class RootFS {
   // VOLUME paths: what is beneath them is ignored from now on, the path itself is not (kaniko's PrefixMatchOnly).
   readonly #beneath: string[] = [];
   #ignored: (p: string) => boolean;
-  // One synchronous walk (statx per entry, unchanged records reused): a worker-thread split was
-  // tried and lost to object rebuilding on the main thread (see BENCHMARKS.md); the seam stays here.
-  readonly #walk = async (scope: string, into: FileIndex, previous?: FileIndex): Promise<void> =>
-    walkInto(this.dir, scope, this.#ignored, into, previous);
+  // One synchronous walk (statx per entry): a worker-thread split was tried and lost to object
+  // rebuilding on the main thread (see BENCHMARKS.md); the seam stays here.
+  readonly #walk = async (scope: string, into: FileIndex): Promise<void> => walkInto(this.dir, scope, this.#ignored, into);
   // Undefined until baseline(): before it, everything in the root counts as new.
   #index: FileIndex | undefined;
   // Content hashes of files written by apply(), attached to the index at baseline().

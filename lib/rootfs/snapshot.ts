@@ -33,8 +33,8 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export interface PlanOptions {
   mode: SnapshotMode;
   hasher: ContentHasher;
-  /** Records `scope` and everything beneath it (minus ignored paths) into `into`, reusing `previous`'s unchanged records. */
-  walk: (scope: string, into: FileIndex, previous: FileIndex) => Promise<void>;
+  /** Records `scope` and everything beneath it (minus ignored paths) into `into`. */
+  walk: (scope: string, into: FileIndex) => Promise<void>;
 }
 
 // `full` mode: a stat change with equal mode, owner, mtime and size is a change only if the
@@ -61,7 +61,7 @@ export async function planSnapshot(
 ): Promise<SnapshotPlan> {
   const t0 = performance.now();
   const current: FileIndex = new Map();
-  for (const s of scopes) await opts.walk(s, current, baseline);
+  for (const s of scopes) await opts.walk(s, current);
   const t1 = performance.now();
   const fresh = (p: string) => current.get(p) ?? statPath(root, p);
 

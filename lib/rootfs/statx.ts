@@ -48,7 +48,7 @@ function cName(s: string): Uint8Array {
   return Buffer.from(s + "\0");
 }
 
-/** lstat of `name` relative to the open directory `dirfd` (or a full path with atCwd); false when it cannot be read. */
+/** lstat of `name` relative to the open directory `dirfd`; false when it cannot be read. */
 export function statAt(dirfd: number, name: string): boolean {
   return libc.symbols.statx(dirfd, cName(name), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, STATX) === 0;
 }
