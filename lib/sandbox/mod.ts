@@ -3,3 +3,4 @@ export { runInPlace } from "./inplace.ts";
 export type { RunSpec, SandboxOptions } from "./run.ts";
 export type { SandboxMount } from "./mounts.ts";
 export { setTimesNs } from "./libc.ts";
+export { abortAllRuns, reapRuns } from "./lifecycle.ts";
