@@ -1,6 +1,5 @@
 // Applies one layer's entries to a build root, following the OCI image spec's changeset rules
 // (whiteouts, opaque directories, replacement of differing types) and never writing outside the root.
-import { spawnSync } from "node:child_process";
 import {
   chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
   mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeSync, type Stats,
@@ -9,6 +8,7 @@ import type { Logger } from "../log/mod.ts";
 import type { ReadEntry, ReadHeader } from "../layer/mod.ts";
 import type { ContentHasher } from "./content-hash.ts";
 import { LayerApplyError } from "./errors.ts";
+import { mknod } from "./mknod.ts";
 import { setXattr } from "./xattr.ts";
 import { ancestors, baseOf, hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 
@@ -103,11 +103,18 @@ class LayerApplier {
   // removed or replaced; then it is cleared, so a symlink planted by a later entry is always seen.
   #parents = new Map<string, string>();
   #warnedXattr = false;
+  #warnedNode = false;
   readonly #xattrFailed = (name: string, err: Error) => {
     if (this.#warnedXattr) return;
     this.#warnedXattr = true;
     this.opts.logger.warn("cannot set an extended attribute from the layer; further failures are not reported", { name, error: err.message });
   };
+
+  #nodeFailed(path: string, err: Error): void {
+    if (this.#warnedNode) return this.opts.logger.debug("cannot create device node, skipping it", { path, error: err.message });
+    this.#warnedNode = true;
+    this.opts.logger.warn("cannot create device node, skipping it; further failures are not reported", { path, error: err.message });
+  }
 
   constructor(private readonly root: string, private readonly opts: ApplyOptions) {}
 
@@ -146,7 +153,14 @@ class LayerApplier {
         const existing = lstatOrUndefined(host);
         if (existing && !(h.type === "directory" && existing.isDirectory())) {
           if (existing.isDirectory() || existing.isSymbolicLink()) this.#parents.clear();
-          rmSync(host, { recursive: true, force: true });
+          try {
+            rmSync(host, { recursive: true, force: true });
+          } catch (err) {
+            // A mount point the ignore list did not name (kaniko skips mounts): the container's, not the layer's.
+            if ((err as NodeJS.ErrnoException).code !== "EBUSY") throw err;
+            this.opts.logger.debug("skipping layer entry over a mount point", { path: target });
+            return;
+          }
         }
         if (h.type === "file") fd = openSync(host, CREATE, 0o600);
       }
@@ -190,15 +204,15 @@ class LayerApplier {
       }
       case "character-device":
       case "block-device":
-      case "fifo": {
-        const kind = h.type === "fifo" ? ["p"] : [h.type === "block-device" ? "b" : "c", String(h.devmajor ?? 0), String(h.devminor ?? 0)];
-        const r = spawnSync("mknod", [host, ...kind], { encoding: "utf8" });
-        if (r.status !== 0) {
-          this.opts.logger.warn("cannot create device node, skipping it", { path: target, error: (r.stderr || String(r.error)).trim() });
+      case "fifo":
+        try {
+          mknod(host, h.type, h.devmajor ?? 0, h.devminor ?? 0);
+        } catch (err) {
+          // Without CAP_MKNOD (an unprivileged container) every node fails alike: say so once per layer.
+          this.#nodeFailed(target, err as Error);
           return false;
         }
         break;
-      }
       case "other":
         this.opts.logger.warn("skipping layer entry of unsupported type", { path: target });
         return false;

@@ -87,6 +87,51 @@ describe("apply", () => {
     expect(lstatSync(at("run/fifo")).isFIFO()).toBe(true);
   });
 
+  test("device nodes and FIFOs are made through mknod(2), with no mknod binary on PATH (the scratch executor image)", async () => {
+    const layer = await makeLayer([
+      { name: "dev/null", type: "character-device", mode: 0o666, devmajor: 1, devminor: 3 },
+      { name: "dev/wide", type: "character-device", mode: 0o620, uid: 5, gid: 6, devmajor: 4, devminor: 70000 },
+      { name: "dev/loop0", type: "block-device", mode: 0o660, gid: 6, devmajor: 7, devminor: 0 },
+      { name: "dev/nvme", type: "block-device", mode: 0o600, devmajor: 259, devminor: 300 },
+      { name: "run/fifo", type: "fifo", mode: 0o640 },
+      // Under an ignored path (a mount in the executor's container): skipped without a word.
+      { name: "proc/kcore", type: "character-device", mode: 0o400, devmajor: 1, devminor: 1 },
+    ]);
+    // The scratch image has no mknod binary (and Bun falls back to /bin when PATH is empty): here PATH holds
+    // only a `mknod` that records being run and fails, as a missing one would.
+    const bin = join(tmp, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "mknod"), `#!/bin/sh\necho "$@" >> ${join(tmp, "spawned")}\nexit 127\n`, { mode: 0o755 });
+    const script = `
+      import { RootFS } from ${JSON.stringify(join(import.meta.dir, "mod.ts"))};
+      import { fileLayer } from ${JSON.stringify(join(import.meta.dir, "../image/mod.ts"))};
+      import { createLogger } from ${JSON.stringify(join(import.meta.dir, "../log/mod.ts"))};
+      const logger = createLogger({ level: "warn", format: "text", write: (l) => console.log(l) });
+      await new RootFS(${JSON.stringify(root)}, { logger, tmpDir: ${JSON.stringify(tmp)}, ignorePaths: ["/proc"] })
+        .apply(fileLayer(${JSON.stringify({ path: layer.path, mediaType: layer.mediaType, digest: layer.digest, size: layer.size, diffID: layer.diffID })}));`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { env: { PATH: bin }, stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+    const warnings = r.stdout.toString().split("\n").filter(Boolean);
+    expect(warnings).toEqual([]);
+    const node = (p: string) => {
+      const st = lstatSync(at(p));
+      return { kind: st.isCharacterDevice() ? "c" : st.isBlockDevice() ? "b" : st.isFIFO() ? "p" : "?", mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, rdev: st.rdev };
+    };
+    // rdev as the kernel encodes it (glibc's makedev), checked against the system's own mknod.
+    const hostRdev = (kind: string, ma: number, mi: number) => {
+      const p = join(tmp, `ref-${ma}-${mi}`);
+      sh(`mknod ${p} ${kind} ${ma} ${mi}`);
+      return lstatSync(p).rdev;
+    };
+    expect(node("dev/null")).toEqual({ kind: "c", mode: 0o666, uid: 0, gid: 0, rdev: lstatSync("/dev/null").rdev });
+    expect(node("dev/wide")).toEqual({ kind: "c", mode: 0o620, uid: 5, gid: 6, rdev: hostRdev("c", 4, 70000) });
+    expect(node("dev/loop0")).toEqual({ kind: "b", mode: 0o660, uid: 0, gid: 6, rdev: hostRdev("b", 7, 0) });
+    expect(node("dev/nvme")).toEqual({ kind: "b", mode: 0o600, uid: 0, gid: 0, rdev: hostRdev("b", 259, 300) });
+    expect(node("run/fifo")).toMatchObject({ kind: "p", mode: 0o640 });
+    expect(existsSync(at("proc/kcore"))).toBe(false);
+  });
+
   test("whiteouts delete lower files and dirs; opaque dirs empty lower content only", async () => {
     const fs = newRoot();
     await fs.apply(await makeLayer([

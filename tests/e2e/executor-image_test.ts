@@ -131,6 +131,7 @@ describe("the executor image", () => {
       ...entrypoint, "--context", "dir:///workspace", "--destination", dest, "--insecure", "--insecure-pull", "--log-format", "text",
     ]);
     expect(r.stderr).not.toContain("ERROR");
+    expect(r.stderr).not.toContain("cannot create device node");
     expect(r.code).toBe(0);
     await checkPushed(dest);
     // Without --cleanup the last stage's files stay in the container's root (kaniko does the same) ...
@@ -138,6 +139,22 @@ describe("the executor image", () => {
     // ... the earlier stage was wiped, and kiln's scratch files left its directory.
     expect(existsSync(join(rootfs, "builder-only.txt"))).toBe(false);
     expect(readdirSync(join(rootfs, "kaniko")).sort()).toEqual([".docker", "executor", "lib", "ssl", "warmer"]);
+  }, 120_000);
+
+  test("unpacks device nodes with no mknod binary: a FROM scratch stage copying from one that made nodes", async () => {
+    const { rootfs, env, entrypoint } = await unpack("executor");
+    // The final stage wipes "/" (busybox's tools with it), then unpacks the builder's layers for COPY --from.
+    const ctx = makeContext({
+      Dockerfile: `FROM ${base} AS builder\nRUN mkdir /out && mknod /out/null c 1 3 && mknod /out/loop b 7 0 && mkfifo /out/fifo && echo x > /out/x\n` +
+        "FROM scratch\nCOPY --from=builder /out/x /x\n",
+    });
+    cleanup.push(ctx);
+    const r = await runContainer(rootfs, ctx, env, [
+      ...entrypoint, "--context", "dir:///workspace", "--no-push", "--insecure-pull", "--log-format", "text",
+    ]);
+    expect(r.stderr).not.toContain("cannot create device node");
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
   }, 120_000);
 
   test("--help starts from the scratch root (only /kaniko and a /proc)", async () => {
