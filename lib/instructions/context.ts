@@ -18,6 +18,8 @@ export interface StepContext {
   logger: Logger;
   stdout?: (chunk: Uint8Array) => void;
   stderr?: (chunk: Uint8Array) => void;
+  /** The build's directory for the RUN runtime's state (containers, bundles, the files every RUN gets). */
+  runtimeDir: string;
   /** Where steps may make scratch files (heredoc sources). */
   tmpDir: string;
   /** Cache directories and secrets behind RUN --mount (build-wide; absent where mounts cannot be offered). */

@@ -4,6 +4,8 @@ import { resolveUser } from "../rootfs/mod.ts";
 import { runInPlace, runIsolated } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
 import { prepareMounts } from "./mounts.ts";
+import { systemFileMounts } from "./system-files.ts";
+import { join } from "node:path";
 import { commandArgv, InstructionError } from "./metadata.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { envMap, PROXY_ARGS, runArgPairs } from "./state.ts";
@@ -49,13 +51,19 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   const mounts = await prepareMounts(instr.mounts, rc.WorkingDir, ctx, what);
   let code: number;
   try {
-    code = await (ctx.inPlace ? runInPlace : runIsolated)(
-      {
-        root: ctx.rootDir, argv, env: [...runEnv, ...mounts.env], cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups,
-        mounts: mounts.mounts, ...(instr.network === "none" ? { network: "none" as const } : {}),
-      },
-      { selfCommand: ctx.selfCommand, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
-    );
+    // The RUN's own mounts come after the system files, so a --mount on /etc/hosts wins, as in BuildKit.
+    const system = ctx.inPlace ? undefined : systemFileMounts(ctx.rootDir, join(ctx.runtimeDir, "etc"));
+    try {
+      code = await (ctx.inPlace ? runInPlace : runIsolated)(
+        {
+          root: ctx.rootDir, argv, env: [...runEnv, ...mounts.env], cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups,
+          mounts: [...system?.mounts ?? [], ...mounts.mounts], ...(instr.network === "none" ? { network: "none" as const } : {}),
+        },
+        { selfCommand: ctx.selfCommand, runtimeDir: ctx.runtimeDir, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
+      );
+    } finally {
+      system?.release();
+    }
   } finally {
     mounts.release();
   }

@@ -5,6 +5,7 @@
 // behind do not outlive their step (kaniko does the same).
 import { constants as osConstants } from "node:os";
 import { HELPER_SUBCOMMAND, type RunSpec, type SandboxOptions } from "./run.ts";
+import { trackRun } from "./lifecycle.ts";
 
 /** Runs one command with "/" as its root; resolves to its exit code (128+N when killed by signal N). */
 export async function runInPlace(spec: Omit<RunSpec, "root">, opts: SandboxOptions): Promise<number> {
@@ -19,9 +20,11 @@ export async function runInPlace(spec: Omit<RunSpec, "root">, opts: SandboxOptio
   // Output streams while the command runs; a background child still holding the pipes would keep the
   // pumps waiting, so the group is killed as soon as the command itself exits.
   const pumps = Promise.all([pump(proc.stdout, opts.stdout), pump(proc.stderr, opts.stderr)]);
+  const untrack = trackRun({ kill: async () => { killGroup(proc.pid); await proc.exited; } });
   try {
     await proc.exited;
   } finally {
+    untrack();
     killGroup(proc.pid);
   }
   await pumps;

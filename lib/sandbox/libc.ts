@@ -1,13 +1,13 @@
-// The few libc calls a RUN needs that neither Node nor Bun expose: chroot, setgroups and execve.
+// The few libc calls a RUN needs that neither Node nor Bun expose: setgroups, prctl and execve.
 // They run only in the short-lived helper process, never in the builder itself.
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 const libc = dlopen("libc.so.6", {
-  chroot: { args: [FFIType.cstring], returns: FFIType.i32 },
   chdir: { args: [FFIType.cstring], returns: FFIType.i32 },
   setgroups: { args: [FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   setgid: { args: [FFIType.u32], returns: FFIType.i32 },
   setuid: { args: [FFIType.u32], returns: FFIType.i32 },
+  prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
   execve: { args: [FFIType.cstring, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   utimensat: { args: [FFIType.i32, FFIType.cstring, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
@@ -27,8 +27,13 @@ function check(call: string, rc: number): void {
   if (rc !== 0) throw new SyscallError(call, read.i32(libc.symbols.__errno_location()!, 0));
 }
 
-export function chroot(dir: string): void { check(`chroot ${dir}`, libc.symbols.chroot(cstr(dir))); }
 export function chdir(dir: string): void { check(`chdir ${dir}`, libc.symbols.chdir(cstr(dir))); }
+
+/** PR_SET_PDEATHSIG: this process gets `signal` when its parent dies (kept across execve, cleared by a user switch). */
+export function setParentDeathSignal(signal: number): void {
+  const PR_SET_PDEATHSIG = 1;
+  check("prctl(PR_SET_PDEATHSIG)", libc.symbols.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0));
+}
 
 /** Switches to uid/gid with exactly these supplementary groups (order matters: groups and gid before uid). */
 export function switchUser(uid: number, gid: number, groups: number[]): void {

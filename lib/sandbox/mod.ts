@@ -1,6 +1,8 @@
-export { runIsolated, sandboxHelperMain, HELPER_SUBCOMMAND, SandboxError } from "./run.ts";
+export { sandboxHelperMain, HELPER_SUBCOMMAND, SandboxError } from "./run.ts";
+export { runIsolated, reapRuns, findRuntime } from "./runc.ts";
 export { runInPlace } from "./inplace.ts";
 export type { RunSpec, SandboxOptions } from "./run.ts";
 export type { SandboxMount } from "./mounts.ts";
 export { setTimesNs } from "./libc.ts";
-export { abortAllRuns, reapRuns } from "./lifecycle.ts";
+export { abortAllRuns } from "./lifecycle.ts";
+export { containerSpec, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from "./spec.ts";

@@ -8,9 +8,11 @@ import { silentLogger } from "../log/mod.ts";
 const repo = resolve(import.meta.dir, "../..");
 const selfCommand = [process.execPath, join(repo, "cli/main.ts")];
 let root: string;
+let runtimeDir: string;
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "kiln-sandbox-"));
+  runtimeDir = mkdtempSync(join(tmpdir(), "kiln-runtime-"));
   chmodSync(root, 0o755); // mkdtemp makes 0700, which a non-root user could not enter
   mkdirSync(join(root, "bin"));
   mkdirSync(join(root, "work"));
@@ -18,7 +20,10 @@ beforeAll(() => {
   for (const a of ["sh", "id", "pwd", "env", "cat", "sleep", "ls"]) symlinkSync("busybox", join(root, "bin", a));
   writeFileSync(join(root, "marker"), "inside\n");
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+  rmSync(runtimeDir, { recursive: true, force: true });
+});
 
 async function run(argv: string[], extra: Partial<Parameters<typeof runIsolated>[0]> = {}) {
   let out = "";
@@ -26,7 +31,7 @@ async function run(argv: string[], extra: Partial<Parameters<typeof runIsolated>
   const dec = new TextDecoder();
   const code = await runIsolated(
     { root, argv, env: ["PATH=/bin", "FOO=bar"], cwd: "/", uid: 0, gid: 0, groups: [], ...extra },
-    { selfCommand, logger: silentLogger, stdout: (c) => (out += dec.decode(c)), stderr: (c) => (err += dec.decode(c)) },
+    { selfCommand, runtimeDir, logger: silentLogger, stdout: (c) => (out += dec.decode(c)), stderr: (c) => (err += dec.decode(c)) },
   );
   return { code, out, err };
 }
