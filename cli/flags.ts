@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { basename, isAbsolute, resolve } from "node:path";
 import type { BuildOptionsInput, Logger, LogFormat, Level, SecretSource } from "../mod.ts";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { credentialsFromEnv, parsePlatform, parseLevel } from "../mod.ts";
 
 export class FlagError extends Error {
@@ -147,6 +147,12 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
     if (!Number.isInteger(v)) throw new FlagError(`--${name} "${o[camel(name)]}" is not a whole number`);
     return v;
   };
+  // Retry counts: kaniko's loops treat a negative count as none, which hides a typo.
+  const count = (name: string) => {
+    const v = int(name);
+    if (v < 0) throw new FlagError(`--${name} ${v}: give 0 or more retries`);
+    return v;
+  };
   const snapshotMode = o.snapshotMode;
   if (!["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
   if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
@@ -187,16 +193,16 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
         skipTlsVerify: flag("skip-tls-verify"),
         skipTlsVerifyPull: flag("skip-tls-verify-pull"),
         skipTlsVerifyRegistries: o.skipTlsVerifyRegistry ?? [],
-        certificates: keyValues("registry-certificate", o.registryCertificate),
-        clientCerts: clientCerts(o.registryClientCert),
+        certificates: certificates(o.registryCertificate, cwd),
+        clientCerts: clientCerts(o.registryClientCert, cwd),
         registryMap: registryMap(o.registryMap, o.registryMirror, env),
         skipDefaultRegistryFallback: flag("skip-default-registry-fallback"),
         ignoreImmutableTagErrors: flag("push-ignore-immutable-tag-errors"),
         skipPushPermissionCheck: flag("skip-push-permission-check"),
         envCredentials: credentialsFromEnv(env),
         dockerConfigDir: env.DOCKER_CONFIG ?? (env.HOME ? `${env.HOME}/.docker` : undefined),
-        pushRetry: int("push-retry"),
-        imageDownloadRetry: int("image-download-retry"),
+        pushRetry: count("push-retry"),
+        imageDownloadRetry: count("image-download-retry"),
       },
       compression,
       ...(compressionLevel > 0 ? { compressionLevel } : {}),
@@ -204,7 +210,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       singleSnapshot: flag("single-snapshot"),
       reproducible: flag("reproducible"),
       ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
-      imageFsExtractRetry: int("image-fs-extract-retry"),
+      imageFsExtractRetry: count("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       secrets: parseSecrets(o.secret, env, cwd),
       ignorePaths,
@@ -224,12 +230,28 @@ function epochFromEnv(v: string | undefined): number | undefined {
   return Number(v);
 }
 
+// A certificate path that is not a readable file would only fail at the first TLS handshake, after the build.
+function certFile(flag: string, item: string, path: string, cwd: string): string {
+  const st = statSync(resolve(cwd, path), { throwIfNoEntry: false });
+  if (!st) throw new FlagError(`--${flag} "${item}": ${path} does not exist`);
+  if (!st.isFile()) throw new FlagError(`--${flag} "${item}": ${path} is not a file`);
+  return path;
+}
+
+/** --registry-certificate REGISTRY=CA_PEM_PATH (repeatable). */
+function certificates(items: string[] = [], cwd: string): Record<string, string> {
+  const out = keyValues("registry-certificate", items);
+  for (const [registry, path] of Object.entries(out)) certFile("registry-certificate", `${registry}=${path}`, path, cwd);
+  return out;
+}
+
 /** --registry-client-cert REGISTRY=CERT,KEY (repeatable). */
-function clientCerts(items: string[] = []): Record<string, { cert: string; key: string }> {
+function clientCerts(items: string[] = [], cwd: string): Record<string, { cert: string; key: string }> {
   const out: Record<string, { cert: string; key: string }> = {};
   for (const [registry, v] of Object.entries(keyValues("registry-client-cert", items))) {
     const parts = v.split(",");
     if (parts.length !== 2 || !parts[0] || !parts[1]) throw new FlagError(`--registry-client-cert "${registry}=${v}" must be REGISTRY=CERT_PATH,KEY_PATH`);
+    for (const p of parts) certFile("registry-client-cert", `${registry}=${v}`, p, cwd);
     out[registry] = { cert: parts[0], key: parts[1] };
   }
   return out;

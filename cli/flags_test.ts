@@ -30,6 +30,9 @@ test("bad values name their flag", () => {
   expect(() => parse(["--no-push", "--verbosity", "loud"])).toThrow(/--verbosity/);
   expect(() => parse(["--no-push", "--custom-platform", "linux"])).toThrow(/--custom-platform/);
   expect(() => parse(["--no-push", "--push-retry", "x"])).toThrow(/--push-retry/);
+  expect(() => parse(["--no-push", "--push-retry", "-5"])).toThrow("--push-retry -5: give 0 or more retries");
+  expect(() => parse(["--no-push", "--image-download-retry=-1"])).toThrow(/--image-download-retry -1/);
+  expect(() => parse(["--no-push", "--image-fs-extract-retry", "-2"])).toThrow(/--image-fs-extract-retry -2/);
   expect(() => parse(["--no-push", "--nonsense"])).toThrow(FlagError);
   expect(() => parse(["--image-name-with-digest-file", "f", "--no-push"])).toThrow(/need a --destination/);
 });

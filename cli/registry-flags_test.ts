@@ -1,5 +1,8 @@
 // The registry flags and environment variables as parseExecutorArgs turns them into BuildOptions.
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FlagError, parseExecutorArgs } from "./flags.ts";
 
 const parse = (argv: string[], env: Record<string, string> = {}) => parseExecutorArgs(["--no-push", ...argv], env, "/").options.registry!;
@@ -17,9 +20,30 @@ test("--registry-map entries, ';' lists and KANIKO_REGISTRY_MAP keep their order
 });
 
 test("--registry-client-cert is REGISTRY=CERT,KEY", () => {
-  expect(parse(["--registry-client-cert", "reg:5000=/c.pem,/k.pem"]).clientCerts).toEqual({ "reg:5000": { cert: "/c.pem", key: "/k.pem" } });
-  expect(() => parse(["--registry-client-cert", "reg=/c.pem"])).toThrow(FlagError);
-  expect(() => parse(["--registry-map", "gcr.io"])).toThrow(/REGISTRY=MIRROR/);
+  const dir = mkdtempSync(join(tmpdir(), "kiln-certs-"));
+  try {
+    const [c, k] = [join(dir, "c.pem"), join(dir, "k.pem")];
+    writeFileSync(c, "cert");
+    writeFileSync(k, "key");
+    expect(parse(["--registry-client-cert", `reg:5000=${c},${k}`]).clientCerts).toEqual({ "reg:5000": { cert: c, key: k } });
+    expect(() => parse(["--registry-client-cert", `reg=${c}`])).toThrow(FlagError);
+    expect(() => parse(["--registry-map", "gcr.io"])).toThrow(/REGISTRY=MIRROR/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("certificate files that do not exist, or are directories, are refused before the build", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-certs-"));
+  try {
+    writeFileSync(join(dir, "ca.pem"), "ca");
+    expect(parse(["--registry-certificate", `reg=${join(dir, "ca.pem")}`]).certificates).toEqual({ reg: join(dir, "ca.pem") });
+    expect(() => parse(["--registry-certificate", "reg=/missing.pem"])).toThrow('--registry-certificate "reg=/missing.pem": /missing.pem does not exist');
+    expect(() => parse(["--registry-certificate", `reg=${dir}`])).toThrow(/is not a file/);
+    expect(() => parse(["--registry-client-cert", `reg=${join(dir, "ca.pem")},/missing.key`])).toThrow(/--registry-client-cert .*\/missing.key does not exist/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("booleans, split retries and environment credentials", () => {

@@ -12,6 +12,9 @@ import type { BuildOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
 import type { InPlaceRoot } from "./inplace.ts";
 
+// Errors about what the Dockerfile asks for (named by class name: their folders are not imported here).
+const USER_ERRORS = new Set(["ContextError", "UserLookupError"]);
+
 export interface StageResult {
   image: Image;
   /** The stage's build root, filled lazily: only when a step or a later COPY --from needs the files. */
@@ -91,9 +94,11 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const where = { file: df.file, line: raw.line };
     let instr;
     try {
-      instr = expandInstruction(raw, lookupFor(state), df.escape);
+      instr = expandInstruction(raw, lookupFor(state), df.escape, df.file);
     } catch (e) {
-      throw new BuildError(`${df.file}:${raw.line}: ${raw.original}: ${(e as Error).message}`, where);
+      // A DockerfileError names the file, the line and the word (clipped: a generated line can be megabytes).
+      if (e instanceof DockerfileError) throw new BuildError(e.message, where);
+      throw new BuildError(`${df.file}:${raw.line}: ${raw.original.slice(0, 200)}: ${(e as Error).message}`, where);
     }
     log.info(instr.original);
     const needsRoot = instr.kind !== "FROM" && traits[instr.kind].needsRootfs;
@@ -108,7 +113,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       result = await execute(instr, state, ctx);
     } catch (e) {
       if (e instanceof RunFailedError) throw e;
-      if (e instanceof InstructionError || e instanceof DockerfileError || (e as Error).name === "ContextError") {
+      if (e instanceof InstructionError || e instanceof DockerfileError || USER_ERRORS.has((e as Error).name)) {
         throw new BuildError(`${df.file}:${raw.line}: ${(e as Error).message}`, where);
       }
       throw e;

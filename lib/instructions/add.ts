@@ -1,12 +1,12 @@
 // ADD: COPY plus three kinds of source. A local tar archive (sniffed by content) is unpacked into the
 // destination; an http(s) URL is downloaded (mode 0600, mtime from Last-Modified, --checksum verified, never
 // unpacked); a git URL is cloned (without .git unless --keep-git-dir). Everything else is COPY's job.
-import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { AddInstruction } from "../dockerfile/mod.ts";
 import { fetchGit, isGitUrl, resolveSource } from "../context/mod.ts";
-import { archiveCodec, extractArchive } from "./archive.ts";
+import { ArchiveError, archiveCodec, extractArchive } from "./archive.ts";
+import { DownloadError, downloadTo } from "./download.ts";
 import type { StepContext } from "./context.ts";
 import { copyDest, copyMode, copyOwner, executeCopy } from "./copy.ts";
 import { copyInto, CopyError, makeDestDir, type CopyOptions } from "./copy-files.ts";
@@ -33,23 +33,18 @@ function urlFileName(url: string): string {
 }
 
 async function download(url: string, dir: string, checksum: string | undefined, what: string): Promise<{ file: string; mtime?: Date }> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: "follow" });
-  } catch (e) {
-    throw new InstructionError(`${what}: downloading ${url} failed: ${(e as Error).message}`);
-  }
-  if (!res.ok) throw new InstructionError(`${what}: downloading ${url} failed: HTTP ${res.status} ${res.statusText}`.trimEnd());
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (checksum) {
-    const got = createHash("sha256").update(bytes).digest("hex");
-    if (got !== checksum) throw new InstructionError(`${what}: ${url}: checksum mismatch: expected sha256:${checksum}, got sha256:${got}`);
-  }
   const file = join(dir, "download");
-  writeFileSync(file, bytes);
-  const lm = res.headers.get("last-modified");
-  const mtime = lm ? new Date(lm) : undefined;
-  return { file, ...(mtime && !Number.isNaN(mtime.getTime()) ? { mtime } : {}) };
+  let got;
+  try {
+    got = await downloadTo(url, file);
+  } catch (e) {
+    if (e instanceof DownloadError) throw new InstructionError(`${what}: ${e.message}`);
+    throw e;
+  }
+  if (checksum && got.sha256 !== checksum) {
+    throw new InstructionError(`${what}: ${url}: checksum mismatch: expected sha256:${checksum}, got sha256:${got.sha256}`);
+  }
+  return { file, ...(got.mtime ? { mtime: got.mtime } : {}) };
 }
 
 export async function executeAdd(instr: AddInstruction, state: StageState, ctx: StepContext): Promise<StepResult> {
@@ -69,14 +64,14 @@ export async function executeAdd(instr: AddInstruction, state: StageState, ctx: 
   }
 
   // Local sources that are archives are unpacked; the rest (and heredocs) go through COPY unchanged.
-  const archives: { abs: string; codec: NonNullable<Awaited<ReturnType<typeof archiveCodec>>> }[] = [];
+  const archives: { abs: string; name: string; codec: NonNullable<Awaited<ReturnType<typeof archiveCodec>>> }[] = [];
   const plain: string[] = [];
   for (const s of instr.sources) {
     if (URL_RE.test(s) || isGitUrl(s)) continue;
     const found = resolveSource(ctx.buildContext.dir, s, ctx.buildContext.ignore, what);
     for (const f of found) {
       const codec = instr.unpack !== false && !f.isDir ? await archiveCodec(f.abs) : undefined;
-      if (codec) archives.push({ abs: f.abs, codec });
+      if (codec) archives.push({ abs: f.abs, name: f.rel || s, codec });
       else plain.push(s);
     }
   }
@@ -93,7 +88,12 @@ export async function executeAdd(instr: AddInstruction, state: StageState, ctx: 
     for (const a of archives) {
       const dir = dest.endsWith("/") ? dest.slice(0, -1) || "/" : dest;
       written.push(...makeDestDir(ctx.rootDir, dir, opts));
-      written.push(dir, ...await extractArchive(ctx.rootDir, a.abs, a.codec, dir, { ...(instr.chown ? { owner } : {}), ...(mode ? { mode } : {}) }));
+      try {
+        written.push(dir, ...await extractArchive(ctx.rootDir, a.abs, a.codec, dir, { ...(instr.chown ? { owner } : {}), ...(mode ? { mode } : {}) }));
+      } catch (e) {
+        if (e instanceof ArchiveError) throw new InstructionError(`${what}: unpacking ${a.name}: ${e.message}`);
+        throw e;
+      }
     }
     for (const [i, s] of instr.sources.entries()) {
       const work = join(tmp, String(i));

@@ -12,7 +12,7 @@ import { XzReadableStream } from "xz-decompress";
 import type { ModeFn } from "./chmod.ts";
 import type { Ownership } from "./copy-files.ts";
 import { hostPath, rootPath } from "./paths.ts";
-import { readTarEntries, setXattr } from "../rootfs/mod.ts";
+import { readTarEntries, setXattr, type TarReadEntry } from "../rootfs/mod.ts";
 
 type Codec = "gzip" | "bzip2" | "xz" | "zstd" | "none";
 
@@ -80,52 +80,84 @@ export async function archiveCodec(path: string): Promise<Codec | undefined> {
 
 export interface ExtractOptions { owner?: Ownership; mode?: ModeFn }
 
+/** An entry of an ADD archive that cannot be unpacked; `entry` is its name in the archive. */
+export class ArchiveError extends Error {
+  override name = "ArchiveError";
+  constructor(readonly entry: string, problem: string, cause?: unknown) {
+    super(`entry "${entry}": ${problem}`, { cause });
+  }
+}
+
+// A file system error without the host path of the build root (the user knows the entry and the destination).
+function fsProblem(err: NodeJS.ErrnoException): string {
+  return err.code && err.syscall ? `${err.syscall}: ${err.code}` : err.message;
+}
+
 /** Unpacks the archive into `destDir` (absolute, in-root); returns the in-root paths written. */
 export async function extractArchive(root: string, archive: string, codec: Codec, destDir: string, opts: ExtractOptions): Promise<string[]> {
   const written: string[] = [];
   const dirTimes: { p: string; mtime: Date }[] = [];
   for await (const entry of readTarEntries(decompressed(archive, codec))) {
-    const h = entry.header;
-    const name = posix.normalize("/" + h.name).replace(/\/$/, "");
-    if (name === "/" || name === "") {
-      continue; // the archive's own root entry does not replace the destination's metadata
+    try {
+      const host = await extractEntry(root, entry, destDir, opts, dirTimes);
+      if (host !== undefined) written.push(rootPath(root, host));
+    } catch (err) {
+      // A full disk is not the entry's fault: it keeps its code, for the CLI's disk-full line.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (err instanceof ArchiveError || code === "ENOSPC" || code === "EDQUOT") throw err;
+      throw new ArchiveError(entry.header.name, fsProblem(err as NodeJS.ErrnoException), err);
     }
-    const host = hostPath(root, posix.join(destDir, name), false);
-    mkdirSync(dirname(host), { recursive: true });
-    const uid = opts.owner?.uid ?? h.uid ?? 0;
-    const gid = opts.owner?.gid ?? h.gid ?? 0;
-    const bits = (h.mode ?? 0o644) & 0o7777;
-    let existing;
-    try { existing = lstatSync(host); } catch { /* none */ }
-    if (h.type === "directory") {
-      if (existing && !existing.isDirectory()) rmSync(host, { force: true });
-      if (!existing?.isDirectory()) mkdirSync(host);
-      chmodSync(host, opts.mode ? opts.mode(bits, true) : bits);
-      lchownSync(host, uid, gid);
-      dirTimes.push({ p: host, mtime: h.mtime });
-    } else if (h.type === "file") {
-      if (existing) rmSync(host, { recursive: true, force: true });
-      await pipeline(Readable.from(entry.body), createWriteStream(host));
-      lchownSync(host, uid, gid);
-      chmodSync(host, opts.mode ? opts.mode(bits, false) : bits);
-      utimesSync(host, h.mtime, h.mtime);
-    } else if (h.type === "symlink") {
-      if (existing) rmSync(host, { recursive: true, force: true });
-      symlinkSync(h.linkname ?? "", host);
-      lchownSync(host, uid, gid);
-      lutimesSync(host, h.mtime, h.mtime);
-    } else if (h.type === "link") {
-      if (existing) rmSync(host, { recursive: true, force: true });
-      linkSync(hostPath(root, posix.join(destDir, posix.normalize("/" + (h.linkname ?? ""))), false), host);
-    } else {
-      // (an unread body is skipped by the reader) devices and FIFOs need privileges a build should not assume; BuildKit skips them too when it cannot
-      continue;
-    }
-    // After chown and chmod, which drop security.capability.
-    for (const [attr, value] of Object.entries(h.xattrs ?? {})) setXattr(host, attr, value);
-    written.push(rootPath(root, host));
   }
   // Directory times last: writing their entries changed them.
   for (const { p, mtime } of dirTimes.reverse()) utimesSync(p, mtime, mtime);
   return written;
+}
+
+/** Writes one entry; returns its host path, or undefined when it was skipped. */
+async function extractEntry(root: string, entry: TarReadEntry, destDir: string, opts: ExtractOptions, dirTimes: { p: string; mtime: Date }[]): Promise<string | undefined> {
+  const h = entry.header;
+  const name = posix.normalize("/" + h.name).replace(/\/$/, "");
+  if (name === "/" || name === "") {
+    return undefined; // the archive's own root entry does not replace the destination's metadata
+  }
+  const host = hostPath(root, posix.join(destDir, name), false);
+  mkdirSync(dirname(host), { recursive: true });
+  const uid = opts.owner?.uid ?? h.uid ?? 0;
+  const gid = opts.owner?.gid ?? h.gid ?? 0;
+  const bits = (h.mode ?? 0o644) & 0o7777;
+  const existing = lstatSync(host, { throwIfNoEntry: false });
+  if (h.type === "directory") {
+    if (existing && !existing.isDirectory()) rmSync(host, { force: true });
+    if (!existing?.isDirectory()) mkdirSync(host);
+    chmodSync(host, opts.mode ? opts.mode(bits, true) : bits);
+    lchownSync(host, uid, gid);
+    dirTimes.push({ p: host, mtime: h.mtime });
+  } else if (h.type === "file") {
+    if (existing) rmSync(host, { recursive: true, force: true });
+    await pipeline(Readable.from(entry.body), createWriteStream(host));
+    lchownSync(host, uid, gid);
+    chmodSync(host, opts.mode ? opts.mode(bits, false) : bits);
+    utimesSync(host, h.mtime, h.mtime);
+  } else if (h.type === "symlink") {
+    if (existing) rmSync(host, { recursive: true, force: true });
+    symlinkSync(h.linkname ?? "", host);
+    lchownSync(host, uid, gid);
+    lutimesSync(host, h.mtime, h.mtime);
+  } else if (h.type === "link") {
+    // Docker's and BuildKit's untar: the target, absolute or not, names an entry under the destination.
+    const target = posix.join(destDir, posix.normalize("/" + (h.linkname ?? "")));
+    const src = hostPath(root, target, false);
+    const st = lstatSync(src, { throwIfNoEntry: false });
+    if (!st || st.isDirectory()) {
+      throw new ArchiveError(h.name, `hardlink to "${h.linkname}": ${target} ${st ? "is a directory" : "does not exist (hardlink targets are resolved under the destination, and must come earlier in the archive)"}`);
+    }
+    if (existing) rmSync(host, { recursive: true, force: true });
+    linkSync(src, host);
+  } else {
+    // (an unread body is skipped by the reader) devices and FIFOs need privileges a build should not assume; BuildKit skips them too when it cannot
+    return undefined;
+  }
+  // After chown and chmod, which drop security.capability.
+  for (const [attr, value] of Object.entries(h.xattrs ?? {})) setXattr(host, attr, value);
+  return host;
 }

@@ -38,6 +38,18 @@ export function copyDest(state: StageState, dest: string): string {
   return d;
 }
 
+/** --from: a stage, else an image; a failure names the flag (a mistyped stage name ends up as an image pull). */
+async function fromRoot(ctx: StepContext, from: string, what: string): Promise<string> {
+  try {
+    return await ctx.fromRoot(from);
+  } catch (e) {
+    if (e instanceof InstructionError) throw e;
+    const pulled = ["RegistryError", "ReferenceError"].includes((e as Error).name);
+    const why = pulled ? "names no stage of this Dockerfile, and as an image" : "";
+    throw new InstructionError(`${what}: --from=${from} ${why}: ${(e as Error).message}`.replace(" :", ":"), { cause: e });
+  }
+}
+
 function clean(rel: string): string {
   return posix.normalize("/" + rel).slice(1).replace(/\/$/, "");
 }
@@ -51,7 +63,7 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
   if (parents && !dest.endsWith("/")) throw new InstructionError(`${what}: with --parents the destination must be a directory and end with a "/"`);
 
   const from = instr.kind === "COPY" ? instr.from : undefined;
-  const srcRoot = from !== undefined ? await ctx.fromRoot(from) : ctx.buildContext.dir;
+  const srcRoot = from !== undefined ? await fromRoot(ctx, from, what) : ctx.buildContext.dir;
   const ignore = from !== undefined ? undefined : ctx.buildContext.ignore;
   const exclude = instr.exclude.length ? new IgnoreMatcher(instr.exclude) : undefined;
   // (source, the part of its path kept below the destination with --parents)

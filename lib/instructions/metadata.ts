@@ -10,8 +10,8 @@ import {
 } from "./history.ts";
 
 export class InstructionError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "InstructionError";
   }
 }

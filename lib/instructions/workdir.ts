@@ -1,5 +1,5 @@
 // WORKDIR: sets the working directory and creates it when missing, owned by the current USER as BuildKit does.
-import { lstatSync, mkdirSync, chownSync } from "node:fs";
+import { lstatSync, mkdirSync, chownSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import type { WorkdirInstruction } from "../dockerfile/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
@@ -7,6 +7,7 @@ import type { StepContext } from "./context.ts";
 import { hostPath, resolveAgainst, rootPath } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { withRuntime } from "./state.ts";
+import { InstructionError } from "./metadata.ts";
 import { workdirCreatedBy } from "./history.ts";
 
 export async function executeWorkdir(instr: WorkdirInstruction, state: StageState, ctx: StepContext | undefined): Promise<StepResult> {
@@ -17,7 +18,9 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
   const created: string[] = [];
   const make = (p: string) => {
     const host = hostPath(ctx.rootDir, p);
-    try { if (lstatSync(host).isDirectory()) return false; } catch { /* missing */ }
+    const st = lstatOrMissing(host);
+    if (st?.isDirectory()) return false;
+    if (st) throw new InstructionError(`WORKDIR ${dir}: ${rootPath(ctx.rootDir, host)} exists and is not a directory`);
     if (p !== "/") make(dirname(p));
     mkdirSync(host, { mode: 0o755 });
     created.push(rootPath(ctx.rootDir, host));
@@ -31,4 +34,14 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
   }
   // A WORKDIR that created nothing adds no layer (BuildKit commits an empty one; see tests/conformance/README.md).
   return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy };
+}
+
+// ENOTDIR too: beneath a file nothing exists, and the walk up reaches the file and names it.
+function lstatOrMissing(host: string): Stats | undefined {
+  try {
+    return lstatSync(host);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+    throw e;
+  }
 }

@@ -21,6 +21,12 @@ export interface ExpandOptions {
 
 const EOF = "";
 
+/**
+ * How deep `${...}` may nest inside one another. BuildKit's Go lexer has no limit of its own; each level here
+ * costs a few JavaScript stack frames, which run out near 5,000. Real Dockerfiles nest two or three deep.
+ */
+export const MAX_NESTING = 500;
+
 // Failures inside the lexer carry only the reason; the public functions add the word.
 class LexFailure extends Error {}
 
@@ -73,6 +79,7 @@ const isSpecialParam = (ch: string) => "@*#?-$!0".includes(ch) && ch !== EOF;
 
 class Lexer {
   private pos = 0;
+  private depth = 0;
   private readonly chars: string[];
   private readonly escape: string;
 
@@ -192,13 +199,24 @@ class Lexer {
 
   private processDollar(): string {
     this.next();
-    if (this.peek() !== "{") {
-      const name = this.processName();
-      if (name === "") return "$";
-      const v = this.get(name);
-      if (v === undefined && this.opts.skipUnset) return "$" + name;
-      return v ?? "";
+    if (this.peek() !== "{") return this.processPlainDollar();
+    if (++this.depth > MAX_NESTING) throw new LexFailure(`\${...} nested more than ${MAX_NESTING} levels deep`);
+    try {
+      return this.processBraces();
+    } finally {
+      this.depth--;
     }
+  }
+
+  private processPlainDollar(): string {
+    const name = this.processName();
+    if (name === "") return "$";
+    const v = this.get(name);
+    if (v === undefined && this.opts.skipUnset) return "$" + name;
+    return v ?? "";
+  }
+
+  private processBraces(): string {
     this.next();
     const first = this.peek();
     if (first === EOF) throw new LexFailure("syntax error: missing '}'");
