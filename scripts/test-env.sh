@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # command -> Debian package providing it. Order matters only for the message.
-tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr)
+tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc gcc libc.a)
 declare -A pkg_of=(
   [docker-registry]=docker-registry
   [skopeo]=skopeo
@@ -17,6 +17,10 @@ declare -A pkg_of=(
   [unshare]=util-linux
   [patchelf]=patchelf
   [getfattr]=attr
+  # isolated-mode RUNs are runc containers; gcc builds the containment suite's static probes
+  [runc]=runc
+  [gcc]=gcc
+  [libc.a]=libc6-dev # gcc -static links against it
   # the conformance suite compares kiln with the Docker engine (BuildKit) it starts itself
   [dockerd]=docker.io
 )
@@ -31,10 +35,14 @@ busybox_ok() {
   fi
 }
 
+libc_static_ok() { [[ -n "$(gcc -print-file-name=libc.a 2>/dev/null | grep /)" && -f "$(gcc -print-file-name=libc.a)" ]]; }
+
 missing=()
 for t in "${tools[@]}"; do
   if [[ "$t" == busybox ]]; then
     busybox_ok || missing+=("${pkg_of[$t]}")
+  elif [[ "$t" == libc.a ]]; then
+    libc_static_ok || missing+=("${pkg_of[$t]}")
   elif ! command -v "$t" >/dev/null 2>&1; then
     missing+=("${pkg_of[$t]}")
   fi
@@ -66,6 +74,8 @@ fi
 for t in "${tools[@]}"; do
   if [[ "$t" == busybox ]]; then
     busybox_ok || { echo "test-env: /bin/busybox (busybox-static) still missing after install" >&2; exit 1; }
+  elif [[ "$t" == libc.a ]]; then
+    libc_static_ok || { echo "test-env: libc.a (libc6-dev) still missing after install" >&2; exit 1; }
   elif ! command -v "$t" >/dev/null 2>&1; then
     echo "test-env: '$t' still missing after installing ${pkg_of[$t]}" >&2
     exit 1

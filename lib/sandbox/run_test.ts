@@ -2,7 +2,7 @@ import { test, expect, beforeAll, afterAll } from "bun:test";
 import { chmodSync, mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runIsolated } from "./mod.ts";
+import { abortAllRuns, runIsolated } from "./mod.ts";
 import { silentLogger } from "../log/mod.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -67,3 +67,42 @@ test("kills what the command leaves running", async () => {
   const ps = Bun.spawnSync(["pgrep", "-f", "sleep 30"]).stdout.toString().trim();
   expect(ps).toBe("");
 }, 10_000);
+
+test("a RUN gets Docker's defaults: capabilities, hostname, a minimal /dev, read-only /sys", async () => {
+  const r = await run(["sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; hostname; ls /dev; touch /sys/x 2>&1 || true; cat /proc/1/cmdline | tr '\\0' ' '; echo"]);
+  expect(r.code).toBe(0);
+  // Docker's default set: chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service net_raw sys_chroot mknod audit_write setfcap
+  expect(r.out).toContain("CapEff:\t00000000a80425fb");
+  expect(r.out).toContain("CapBnd:\t00000000a80425fb");
+  expect(r.out).toContain("buildkitsandbox\n");
+  const dev = r.out.split("buildkitsandbox\n")[1].split("\n");
+  for (const d of ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"]) expect(dev).toContain(d);
+  for (const name of dev) expect(name).not.toMatch(/^(sd|vd|nvme|loop|kmsg|mem|kvm)/);
+  expect(r.out).toContain("Read-only file system");
+  expect(r.out).toContain("sh -c grep"); // the command is PID 1: no host process is visible
+});
+
+test("a non-root user has no effective capabilities, as in Docker", async () => {
+  const r = await run(["sh", "-c", "grep -E '^CapEff' /proc/self/status"], { uid: 1000, gid: 1000 });
+  expect(r.out).toBe("CapEff:\t0000000000000000\n");
+});
+
+test("--network=none leaves only loopback, and it is up", async () => {
+  const r = await run(["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"], { network: "none" });
+  expect(r.out.split("\n")[0]).toBe("lo");
+  expect(Number(r.out.trim().split("\n").pop()) & 1).toBe(1); // IFF_UP
+});
+
+test("abortAllRuns kills a running RUN's whole tree", async () => {
+  const started = Promise.withResolvers<void>();
+  let out = "";
+  const dec = new TextDecoder();
+  const pending = runIsolated(
+    { root, argv: ["sh", "-c", "sleep 3131 & echo started; wait"], env: ["PATH=/bin"], cwd: "/", uid: 0, gid: 0, groups: [] },
+    { selfCommand, runtimeDir, logger: silentLogger, stdout: (c) => { out += dec.decode(c); if (out.includes("started")) started.resolve(); } },
+  );
+  await started.promise;
+  await abortAllRuns();
+  expect(await pending).toBe(137);
+  expect(Bun.spawnSync(["pgrep", "-f", "sleep 3131"]).stdout.toString().trim()).toBe("");
+}, 20_000);
