@@ -82,6 +82,13 @@ static struct shared *in_child(void (*fn)(struct shared *, void *), void *arg) {
   return sh;
 }
 
+// Runs fn in a child, appends its findings to d, and says whether it escaped.
+static int child_into(struct detail *d, void (*fn)(struct shared *, void *), void *arg) {
+  struct shared *sh = in_child(fn, arg);
+  add(d, "%s", sh->d.s);
+  return sh->escaped;
+}
+
 // The classic double chroot: chroot into a subdirectory while the working directory stays outside it, walk
 // up with "..", and chroot to where the walk ended. Under chroot(2) alone that is the host's real root; under
 // pivot_root it is the container's own root. Returns 0 or the errno of the step that failed.
@@ -337,17 +344,13 @@ static void probe_pids(char **av) {
   int escaped = 0;
   char *marker = join2(av[1], av[2]);
   void (*fns[])(struct shared *, void *) = {pids_here, pids_escaped};
-  for (int i = 0; i < 2; i++) {
-    struct shared *sh = in_child(fns[i], marker);
-    escaped |= sh->escaped;
-    add(&d, "%s", sh->d.s);
-  }
+  for (int i = 0; i < 2; i++) escaped |= child_into(&d, fns[i], marker);
   report("pids", escaped ? "escaped" : "contained", &d);
 }
 
-// ---- ptrace <host pid> <marker head> <marker tail>: PTRACE_SEIZE (the same permission checks as PTRACE_ATTACH, but the target
-// is never stopped; the tracer exits at once, which detaches). Then, via the double chroot's /proc, opening
-// the host process's /proc/PID/mem, which needs the same ptrace access.
+// ---- ptrace <host pid> <marker head> <marker tail>: PTRACE_SEIZE (the same permission checks as
+// PTRACE_ATTACH, but the target is never stopped; the tracer exits at once, which detaches). Then, via the
+// double chroot's /proc, opening the host process's /proc/PID/mem, which needs the same ptrace access.
 
 struct ptrace_args { const char *pid, *marker; };
 
@@ -376,11 +379,7 @@ static void probe_ptrace(char **av) {
   struct ptrace_args x = {av[1], join2(av[2], av[3])};
   int escaped = 0;
   void (*fns[])(struct shared *, void *) = {ptrace_direct, ptrace_escaped};
-  for (int i = 0; i < 2; i++) {
-    struct shared *sh = in_child(fns[i], &x);
-    escaped |= sh->escaped;
-    add(&d, "%s", sh->d.s);
-  }
+  for (int i = 0; i < 2; i++) escaped |= child_into(&d, fns[i], &x);
   report("ptrace", escaped ? "escaped" : "contained", &d);
 }
 
@@ -445,11 +444,7 @@ static void probe_unshare(void) {
   struct detail d = {0};
   int escaped = 0;
   int sets[] = {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNS | CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWCGROUP, CLONE_NEWUTS};
-  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
-    struct shared *sh = in_child(unshare_child, &sets[i]);
-    escaped |= sh->escaped;
-    add(&d, "%s", sh->d.s);
-  }
+  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) escaped |= child_into(&d, unshare_child, &sets[i]);
   report("unshare", escaped ? "escaped" : "contained", &d);
 }
 
@@ -479,9 +474,7 @@ static void probe_setns(char **av) {
       snprintf(p, sizeof p, "/proc/%s/ns/%s", owners[o], nss[i]);
       if (o == 2 && access(p, F_OK) != 0) { if (i == 0) add(&d, "/proc/%s/ns: %s", owners[o], err(errno)); break; }
       struct setns_args x = {p, av[1]};
-      struct shared *sh = in_child(setns_child, &x);
-      escaped |= sh->escaped;
-      add(&d, "%s", sh->d.s);
+      escaped |= child_into(&d, setns_child, &x);
     }
   }
   report("setns", escaped ? "escaped" : "contained", &d);
