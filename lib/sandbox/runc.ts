@@ -142,7 +142,8 @@ class Watchdog {
   readonly #proc: ReturnType<typeof Bun.spawn> | undefined;
 
   private constructor(private readonly runc: string, private readonly state: string) {
-    const script = 'cat >/dev/null 2>&1; for id in $("$0" --root "$1" list -q 2>/dev/null); do "$0" --root "$1" delete --force "$id" >/dev/null 2>&1; done';
+    // The directory check: `runc list` would create the state directory again after a finished build removed it.
+    const script = 'cat >/dev/null 2>&1; [ -d "$1" ] || exit 0; for id in $("$0" --root "$1" list -q 2>/dev/null); do "$0" --root "$1" delete --force "$id" >/dev/null 2>&1; done';
     try {
       this.#proc = Bun.spawn(["/bin/sh", "-c", script, runc, state], { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
       this.#proc.unref();
