@@ -1,5 +1,5 @@
 // kiln's public library API. cli/ imports only this file.
-export { build, resolveOptions, BuildError, type BuildOptions, type BuildOptionsInput, type BuildResult } from "./lib/build/mod.ts";
+export { build, resolveOptions, BuildError, BuildInterruptedError, type BuildOptions, type BuildOptionsInput, type BuildResult } from "./lib/build/mod.ts";
 export { parseDockerfile, DockerfileError } from "./lib/dockerfile/mod.ts";
 export { runIsolated, sandboxHelperMain, HELPER_SUBCOMMAND } from "./lib/sandbox/mod.ts";
 export { RunFailedError, type SecretSource } from "./lib/instructions/mod.ts";

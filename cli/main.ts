@@ -4,7 +4,7 @@
 import { basename, resolve, isAbsolute, join } from "node:path";
 import { existsSync } from "node:fs";
 import {
-  build, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError,
+  build, BuildInterruptedError, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError,
 } from "../mod.ts";
 import { parseExecutorArgs, executorCommand, FlagError } from "./flags.ts";
 import { chooseMode, extraCaFiles, ModeError, realSurroundings } from "./mode.ts";
@@ -58,6 +58,17 @@ async function executor(args: string[]): Promise<number> {
   if (o.dockerfile && !isAbsolute(o.dockerfile) && !/^https?:\/\//.test(o.dockerfile) && existsSync(o.dockerfile)) {
     o.dockerfile = resolve(o.dockerfile);
   }
+  // SIGINT/SIGTERM stop the build: its RUNs are killed and its work directory removed before kiln exits 130/143.
+  // A second signal exits at once.
+  const interrupt = new AbortController();
+  let interruptedExit: number | undefined;
+  const onSignal = (name: "SIGINT" | "SIGTERM", code: number) => () => {
+    if (interruptedExit !== undefined) process.exit(interruptedExit);
+    interruptedExit = code;
+    interrupt.abort(name);
+  };
+  const handlers = [["SIGINT", onSignal("SIGINT", 130)], ["SIGTERM", onSignal("SIGTERM", 143)]] as const;
+  for (const [name, h] of handlers) process.on(name, h);
   try {
     const result = await build({
       ...o,
@@ -65,15 +76,24 @@ async function executor(args: string[]): Promise<number> {
       registry,
       selfCommand: selfCommand(),
       logger,
+      signal: interrupt.signal,
       stdout: (c) => process.stdout.write(c),
       stderr: (c) => process.stderr.write(c),
     });
     logger.info(`Built image ${result.digest}`);
     return 0;
   } catch (e) {
+    if (interruptedExit !== undefined) {
+      // The build may have failed on its own as its RUN was killed; what counts is the interruption.
+      logger.error(formatError(e instanceof BuildInterruptedError ? e : new BuildInterruptedError(String(interrupt.signal.reason))));
+      // Uploads or workers still in flight would keep the process alive: exit now, nothing of the build is left.
+      process.exit(interruptedExit);
+    }
     logger.error(formatError(e));
     if (e instanceof RunFailedError) return e.exitCode;
     return 1;
+  } finally {
+    for (const [name, h] of handlers) process.off(name, h);
   }
 }
 

@@ -1,21 +1,22 @@
 // One build from options to outputs: read and parse the Dockerfile, plan the stages, build them, write outputs.
-import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, mkdirSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
 import { parseDockerfile, resolveMetaArgs, resolveStageBase } from "../dockerfile/mod.ts";
 import type { Image, Platform } from "../image/mod.ts";
-import { formatPlatform, hostPlatform, parsePlatform, scratchImage } from "../image/mod.ts";
+import { formatPlatform, hostPlatform, OutputStage, parsePlatform, scratchImage } from "../image/mod.ts";
 import { openContext } from "../context/mod.ts";
 import { RegistryClient } from "../registry/mod.ts";
 import { RootFS } from "../rootfs/mod.ts";
 import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./options.ts";
-import { BuildError } from "./errors.ts";
+import { BuildError, BuildInterruptedError } from "./errors.ts";
 import { findStage, neededStages, stageDeps, targetStage } from "./plan.ts";
 import { buildStage, type StageResult } from "./stage.ts";
-import { writeOutputs } from "./outputs.ts";
-import { finishInPlace, InPlaceRoot } from "./inplace.ts";
+import { checkOutputPaths, writeOutputs } from "./outputs.ts";
+import { InPlaceRoot } from "./inplace.ts";
+import { BuildDir, reapDeadBuilds } from "./workdir.ts";
 import { MountResources, PROXY_ARGS, withLabels } from "../instructions/mod.ts";
+import { abortAllRuns } from "../sandbox/mod.ts";
 
 export interface BuildResult {
   image: Image;
@@ -25,9 +26,8 @@ export interface BuildResult {
 export async function build(input: BuildOptionsInput): Promise<BuildResult> {
   const options = resolveOptions(input);
   const log = options.logger;
-  const ownWorkDir = !options.workDir;
-  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "kiln-"));
-  mkdirSync(workDir, { recursive: true });
+  // Bad destinations fail before anything is pulled, run or pushed, and before a work directory exists.
+  checkOutputPaths(options);
   const buildContext = await openContext(options.context, { contextSubPath: options.contextSubPath });
   try {
     const dockerfilePath = isAbsolute(options.dockerfile) ? options.dockerfile : join(buildContext.dir, options.dockerfile);
@@ -37,18 +37,77 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
     const df = parseDockerfile(readFileSync(dockerfilePath, "utf8"), { file: options.dockerfile });
     for (const w of df.warnings) log.warn(`${df.file}:${w.line}: ${w.message} (${w.rule})`);
     const ctx = await openContext(options.context, { contextSubPath: options.contextSubPath, dockerfilePath });
-    const inPlace = options.mode === "in-place"
-      ? InPlaceRoot.open({ workDir, contextDir: ctx.dir, extraIgnorePaths: options.ignorePaths, logger: log, tmpDir: join(workDir, "tmp") })
-      : undefined;
+    const base = options.workDir ?? join(options.tempDir, "kiln");
+    await reapDeadBuilds(base, log);
+    const work = BuildDir.create(base, { removeEmptyBase: !options.workDir });
+    const outputs = new OutputStage();
+    const interrupted = whenAborted(options.signal, async () => {
+      // The RUNs first: their runtime state lives in the work dir, and they may still be writing into it.
+      await abortAllRuns();
+      outputs.discard();
+      work.remove();
+    });
     try {
-      return await runBuild(df, options, workDir, ctx, inPlace);
+      const inPlace = options.mode === "in-place"
+        ? InPlaceRoot.open({ workDir: base, contextDir: ctx.dir, extraIgnorePaths: options.ignorePaths, logger: log, tmpDir: join(work.dir, "tmp") })
+        : undefined;
+      const running = (async () => {
+        try {
+          return await runBuild(df, options, work.dir, ctx, outputs, inPlace);
+        } finally {
+          if (inPlace && options.cleanup && !options.signal?.aborted) await inPlace.cleanup();
+        }
+      })();
+      return await Promise.race([running, interrupted.promise]);
+    } catch (e) {
+      throw fullWorkDir(e, base);
     } finally {
-      if (inPlace) await finishInPlace(inPlace, { cleanup: options.cleanup, workDir });
+      interrupted.dispose();
+      await interrupted.settled();
+      outputs.discard();
+      work.remove();
     }
   } finally {
     await buildContext.cleanup();
-    if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Rejects with BuildInterruptedError once `signal` aborts and `cleanup` has run. settled() waits for that cleanup
+ * when an abort started it (the build may fail on its own first, as its RUN is killed); dispose() when over.
+ */
+function whenAborted(signal: AbortSignal | undefined, cleanup: () => Promise<void>) {
+  let listener: (() => void) | undefined;
+  let cleaning: Promise<void> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    listener = () => {
+      cleaning = cleanup();
+      void cleaning.finally(() => reject(new BuildInterruptedError(String(signal!.reason ?? "an abort"))));
+    };
+    if (signal?.aborted) listener();
+    else signal?.addEventListener("abort", listener, { once: true });
+  });
+  promise.catch(() => {}); // only raced against the build
+  return {
+    promise,
+    settled: async () => { await cleaning?.catch(() => {}); },
+    dispose: () => { if (listener) signal?.removeEventListener("abort", listener); },
+  };
+}
+
+/**
+ * A disk filled by the build's own files is reported against the work directory (--kaniko-dir or TMPDIR): the
+ * failing write names no path, or one in the build's directory, which is gone by the time the error is printed.
+ * formatError turns the code and path into the line; a full output destination keeps its own path.
+ */
+function fullWorkDir(e: unknown, base: string): unknown {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    const { code, path } = c as NodeJS.ErrnoException;
+    if (code !== "ENOSPC" && code !== "EDQUOT") continue;
+    if (path && !path.startsWith(base + "/")) return e;
+    return Object.assign(new Error(c.message, { cause: e }), { code, path: base });
+  }
+  return e;
 }
 
 /** BuildKit's automatic platform ARGs, visible to FROM lines and to stages that declare them. */
@@ -64,7 +123,9 @@ function definedArgs(buildArgs: Record<string, string | undefined>): Record<stri
   return Object.fromEntries(Object.entries(buildArgs).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, buildContext: Awaited<ReturnType<typeof openContext>>, inPlace?: InPlaceRoot): Promise<BuildResult> {
+async function runBuild(
+  df: Dockerfile, options: BuildOptions, workDir: string, buildContext: Awaited<ReturnType<typeof openContext>>, outputs: OutputStage, inPlace?: InPlaceRoot,
+): Promise<BuildResult> {
   const log = options.logger;
   const metaArgs = resolveMetaArgs(df, definedArgs(options.buildArgs), platformArgs(options.platform));
   const baseOf = (s: Stage) => resolveStageBase(s, metaArgs, { escape: df.escape, file: df.file });
@@ -98,8 +159,10 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
   }
 
   const results = new Map<number, StageResult>();
-  // Cache mounts live in the work dir: kept across builds only when the user gave it (--kaniko-dir).
-  const runMounts = new MountResources({ cacheDir: join(workDir, "cache", "mounts"), tmpDir: join(workDir, "tmp"), secrets: options.secrets });
+  // Cache mounts outlive the build in the kaniko dir the user gave (builds share them there, under locks); without
+  // one they live in this build's own directory and go with it.
+  const cacheDir = join(options.workDir ?? workDir, "cache", "mounts");
+  const runMounts = new MountResources({ cacheDir, tmpDir: join(workDir, "tmp"), secrets: options.secrets });
   // Images unpacked once into a directory of the work dir: images named by COPY --from, and, in place (where "/"
   // holds only the stage being built), earlier stages' files for COPY --from, unpacked from their layers.
   const unpacked = new Map<string, Promise<string>>();
@@ -177,7 +240,7 @@ async function runBuild(df: Dockerfile, options: BuildOptions, workDir: string, 
   const image = Object.keys(options.labels).length
     ? { ...built, config: { ...built.config, config: { ...built.config.config, Labels: withLabels(built.config.config.Labels, options.labels) } } }
     : built;
-  const { digest } = await writeOutputs(image, options, registry);
+  const { digest } = await writeOutputs(image, options, registry, outputs);
   return { image, digest };
 }
 

@@ -2,13 +2,12 @@
 // stage unpacked is wiped before the next one unpacks its base (and after the build with --cleanup), keeping
 // the ignore list: kiln's own directory, every mount (the context volume, /proc, /dev, /sys, /etc/hosts ...),
 // the context and --ignore-path entries.
-import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { Logger } from "../log/mod.ts";
 import { mountIgnorePaths, RootFS } from "../rootfs/mod.ts";
 
 export interface InPlaceRootOptions {
-  /** kiln's directory (/kaniko): the binary, its loader and libraries, CA certs, config.json, layer files. */
+  /** kiln's directory (/kaniko): the binary, its loader and libraries, CA certs, config.json, the builds' own directories. */
   workDir: string;
   /** The build context directory, kept even when it is not a mount. */
   contextDir: string;
@@ -61,10 +60,4 @@ export class InPlaceRoot {
     this.#logger.info("Deleting the filesystem of the previous stage");
     await new RootFS("/", { logger: this.#logger, ignorePaths: this.ignorePaths, tmpDir: this.#tmpDir }).wipe();
   }
-}
-
-/** After an in-place build: --cleanup wipes "/", and the build's scratch files leave the kaniko dir either way. */
-export async function finishInPlace(root: InPlaceRoot, o: { cleanup: boolean; workDir: string }): Promise<void> {
-  if (o.cleanup) await root.cleanup();
-  for (const d of ["tmp", "images", "stages"]) rmSync(join(o.workDir, d), { recursive: true, force: true });
 }

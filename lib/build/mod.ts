@@ -1,3 +1,3 @@
 export { build, type BuildResult } from "./build.ts";
 export { resolveOptions, type BuildOptions, type BuildOptionsInput } from "./options.ts";
-export { BuildError } from "./errors.ts";
+export { BuildError, BuildInterruptedError } from "./errors.ts";

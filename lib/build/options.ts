@@ -4,6 +4,7 @@ import { silentLogger } from "../log/mod.ts";
 import type { Platform } from "../image/mod.ts";
 import type { SecretSource } from "../instructions/mod.ts";
 import { hostPlatform } from "../image/mod.ts";
+import { tmpdir } from "node:os";
 
 export interface BuildOptions {
   /** `dir://PATH` or a path. */
@@ -60,8 +61,19 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** Retries when applying a base layer fails. */
   imageFsExtractRetry: number;
-  /** Working directory for build roots and layer files; a temp dir removed after the build when unset. */
+  /**
+   * kiln's directory (--kaniko-dir): each build makes its private directory under `<workDir>/builds/`, removed when
+   * the build ends; RUN cache mounts persist in `<workDir>/cache/mounts`. Unset: `<tempDir>/kiln`, and cache
+   * mounts last one build.
+   */
   workDir?: string;
+  /** Where the build's private directory goes when workDir is unset (the CLI's TMPDIR). */
+  tempDir: string;
+  /**
+   * Aborting stops the build: its RUNs are killed, its private directory and staged outputs removed, and
+   * build() rejects with BuildInterruptedError (the CLI aborts on SIGINT and SIGTERM).
+   */
+  signal?: AbortSignal;
   /** --secret values for RUN --mount=type=secret, by id; never logged, never in the image. */
   secrets: Record<string, SecretSource>;
   /**
@@ -104,6 +116,7 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     logger: silentLogger,
     mode: "isolated",
     cleanup: false,
+    tempDir: tmpdir(),
     ...input,
     // In-place, kiln's files live in the kaniko dir, which the image's files never overwrite.
     ...(input.mode === "in-place" && !input.workDir ? { workDir: "/kaniko" } : {}),

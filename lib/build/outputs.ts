@@ -1,16 +1,72 @@
 // Where a finished image goes: registries, a docker-archive tarball, an OCI layout and digest files.
-// Pushes happen first; local files are written only after every push succeeded.
+// Every local destination is checked before the build starts; pushes happen first, and local files are written
+// only after every push succeeded.
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { Image } from "../image/mod.ts";
-import { familiarName, OutputStage, parseReference, serializeImage, toOciFormat, writeDockerArchiveAt, writeOciLayoutAt } from "../image/mod.ts";
+import { familiarName, isOciLayout, OutputStage, parseReference, serializeImage, toOciFormat, writeDockerArchiveAt, writeOciLayoutAt } from "../image/mod.ts";
 import type { RegistryClient } from "../registry/mod.ts";
 import type { BuildOptions } from "./options.ts";
+import { BuildError } from "./errors.ts";
 
 export interface OutputResult {
   digest: string;
 }
 
-export async function writeOutputs(image: Image, options: BuildOptions, registry: () => RegistryClient): Promise<OutputResult> {
+/**
+ * Refuses, before anything is pulled or run, a destination kiln could only fill by destroying what it did not
+ * write (a directory where a file goes, a directory that is not an OCI layout), or could not write at all.
+ */
+export function checkOutputPaths(options: BuildOptions): void {
+  const files: [string, string | undefined][] = [
+    ["--tar-path", options.tarPath],
+    ["--digest-file", options.digestFile],
+    ["--image-name-with-digest-file", options.imageNameWithDigestFile],
+    ["--image-name-tag-with-digest-file", options.imageNameTagWithDigestFile],
+  ];
+  const seen = new Map<string, string>();
+  for (const [flag, path] of [...files, ["--oci-layout-path", options.ociLayoutPath] as [string, string | undefined]]) {
+    if (!path) continue;
+    const abs = resolve(path);
+    const other = seen.get(abs);
+    if (other) throw new BuildError(`${flag} ${path}: ${other} names the same path; give each output its own`);
+    seen.set(abs, flag);
+    checkParent(flag, path, dirname(abs));
+    const st = statOrUndefined(abs);
+    if (!st) continue;
+    if (flag !== "--oci-layout-path") {
+      if (st.isDirectory()) throw new BuildError(`${flag} ${path}: is a directory; give the path of a file (kiln never replaces a directory with it)`);
+    } else if (!st.isDirectory()) {
+      throw new BuildError(`${flag} ${path}: is a file, not a directory; give a new or empty directory, or an earlier OCI layout to replace`);
+    } else if (!isOciLayout(abs) && readdirSync(abs).length > 0) {
+      throw new BuildError(`${flag} ${path}: is a directory that is neither empty nor an OCI image layout (no oci-layout file); kiln replaces only an earlier layout, so give a new or empty directory`);
+    }
+  }
+}
+
+function statOrUndefined(path: string) {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+function checkParent(flag: string, path: string, parent: string): void {
+  const st = statOrUndefined(parent);
+  if (!st) throw new BuildError(`${flag} ${path}: the directory ${parent} does not exist; create it first`);
+  if (!st.isDirectory()) throw new BuildError(`${flag} ${path}: ${parent} is not a directory`);
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch (e) {
+    throw new BuildError(`${flag} ${path}: cannot write in ${parent} (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** Pushes, then writes the local outputs through `stage` (discarded by the caller when the build is interrupted). */
+export async function writeOutputs(image: Image, options: BuildOptions, registry: () => RegistryClient, stage = new OutputStage()): Promise<OutputResult> {
   const log = options.logger;
   // An OCI layout holds OCI media types (umoci and skopeo reject Docker ones there), so a Docker-typed image is
   // converted for it; the digest reported is that of the image as pushed or tarred, else of the layout's.
@@ -23,7 +79,6 @@ export async function writeOutputs(image: Image, options: BuildOptions, registry
   }
   // Every file is staged beside its destination and all are moved into place at the end: if one fails, no
   // destination changes (an output from an earlier build stays as it was).
-  const stage = new OutputStage();
   const written: string[] = [];
   try {
     if (options.tarPath) {
@@ -50,9 +105,9 @@ export async function writeOutputs(image: Image, options: BuildOptions, registry
         names.map((r) => `${r.registry}/${r.repository}:${r.tag ?? "latest"}@${digest}`).join("\n") + "\n",
       );
     }
-    await stage.commit();
+    stage.commit();
   } catch (e) {
-    await stage.discard();
+    stage.discard();
     throw e;
   }
   for (const w of written) log.info(`Wrote ${w}`);

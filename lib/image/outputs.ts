@@ -1,7 +1,8 @@
 // Writing images to local formats: OCI image layout directories and docker-archive tarballs.
 // Everything is written beside its destination and renamed into place (OutputStage), so a failure
 // leaves nothing half-written and what was at the destination before stays.
-import { mkdir, rename, rm, writeFile, link, copyFile } from "node:fs/promises";
+import { closeSync, cpSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { mkdir, writeFile, link, copyFile } from "node:fs/promises";
 import { createWriteStream } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { Readable } from "node:stream";
@@ -17,10 +18,34 @@ function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.kiln-tmp-${process.pid}-${Date.now()}-${tempCount++}`);
 }
 
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+/** Makes `dest` hold what `src` holds without replacing `dest` itself (its inode, or the mount on it, stays). */
+function overwriteInPlace(src: string, dest: string): void {
+  if (statSync(src).isDirectory()) {
+    for (const name of readdirSync(dest)) rmSync(join(dest, name), { recursive: true, force: true });
+    for (const name of readdirSync(src)) cpSync(join(src, name), join(dest, name), { recursive: true, verbatimSymlinks: true });
+    return;
+  }
+  const from = openSync(src, "r");
+  const to = openSync(dest, "w"); // O_TRUNC on the file that is there, not a new one
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(from, buf)) > 0;) for (let off = 0; off < n;) off += writeSync(to, buf, off, n - off);
+  } finally {
+    closeSync(from);
+    closeSync(to);
+  }
+}
+
+type Committed = { dest: string; old: string | undefined; inPlace: boolean };
+
 /**
  * Outputs written beside their destinations and moved into place together. Until commit() no
  * destination changes; a commit that fails half-way puts back what was there, and discard()
- * removes whatever was staged.
+ * removes whatever was staged. A destination that cannot be renamed over (a mount point, such as
+ * a bind-mounted /dev/termination-log: EBUSY or EXDEV) is overwritten in place instead, after every
+ * rename succeeded. Commit and discard are synchronous, so a signal handler never sees one half-done.
  */
 export class OutputStage {
   #staged: { tmp: string; dest: string }[] = [];
@@ -32,34 +57,48 @@ export class OutputStage {
     return tmp;
   }
 
-  async commit(): Promise<void> {
-    const moved: { dest: string; old: string | undefined }[] = [];
+  commit(): void {
+    const done: Committed[] = [];
+    const mountPoints: { tmp: string; dest: string }[] = [];
     try {
-      for (const { tmp, dest } of this.#staged) {
-        let old: string | undefined = tempSibling(dest) + "-old";
+      for (const s of this.#staged) {
+        let old: string | undefined = tempSibling(s.dest) + "-old";
         try {
-          await rename(dest, old);
+          renameSync(s.dest, old);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+          if (errno(e) === "EBUSY" || errno(e) === "EXDEV") { mountPoints.push(s); continue; }
+          if (errno(e) !== "ENOENT") throw e;
           old = undefined;
         }
-        moved.push({ dest, old });
-        await rename(tmp, dest);
+        done.push({ dest: s.dest, old, inPlace: false });
+        renameSync(s.tmp, s.dest);
+      }
+      for (const s of mountPoints) {
+        const old = tempSibling(s.dest) + "-old";
+        cpSync(s.dest, old, { recursive: true, verbatimSymlinks: true });
+        done.push({ dest: s.dest, old, inPlace: true });
+        overwriteInPlace(s.tmp, s.dest);
       }
     } catch (e) {
-      for (const { dest, old } of moved.reverse()) {
-        await rm(dest, { recursive: true, force: true });
-        if (old !== undefined) await rename(old, dest).catch(() => {});
+      for (const { dest, old, inPlace } of done.reverse()) {
+        try {
+          if (inPlace) overwriteInPlace(old!, dest);
+          else {
+            rmSync(dest, { recursive: true, force: true });
+            if (old !== undefined) renameSync(old, dest);
+          }
+        } catch { /* best effort: the first error is the one to report */ }
       }
-      await this.discard();
+      for (const { old } of done) if (old !== undefined) rmSync(old, { recursive: true, force: true });
+      this.discard();
       throw e;
     }
-    for (const { old } of moved) if (old !== undefined) await rm(old, { recursive: true, force: true });
-    this.#staged = [];
+    for (const { old } of done) if (old !== undefined) rmSync(old, { recursive: true, force: true });
+    this.discard(); // the staged copies of the destinations written in place
   }
 
-  async discard(): Promise<void> {
-    for (const { tmp } of this.#staged) await rm(tmp, { recursive: true, force: true });
+  discard(): void {
+    for (const { tmp } of this.#staged) rmSync(tmp, { recursive: true, force: true });
     this.#staged = [];
   }
 }
@@ -69,10 +108,19 @@ async function staged(dest: string, write: (tmp: string) => Promise<void>): Prom
   const stage = new OutputStage();
   try {
     await write(stage.path(dest));
-    await stage.commit();
+    stage.commit();
   } catch (e) {
-    await stage.discard();
+    stage.discard();
     throw e;
+  }
+}
+
+/** Whether `dir` is an OCI image layout (holds its `oci-layout` marker file), i.e. something kiln may replace. */
+export function isOciLayout(dir: string): boolean {
+  try {
+    return statSync(join(dir, "oci-layout")).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -128,6 +176,7 @@ export async function writeDockerArchiveAt(img: Image, path: string, tags: strin
   const ser = serializeImage(img);
   const pack = tar.pack();
   const out = pipeline(pack, createWriteStream(path));
+  out.catch(() => {}); // awaited below; an early failure (say, ENOSPC) must not surface as an unhandled rejection
   const add = (name: string, data: Uint8Array | string) =>
     new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, Buffer.from(data as any), (e) => (e ? rej(e) : res())));
   try {

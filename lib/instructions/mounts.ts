@@ -12,23 +12,27 @@ import type { StepContext } from "./context.ts";
 import { InstructionError } from "./metadata.ts";
 import { hostPath } from "./paths.ts";
 import { makeStub, MountPointError, removeStub, type Stub } from "./stubs.ts";
+import { FileLock } from "../rootfs/mod.ts";
 
 /** A --secret value: a file read when a RUN mounts it, or a value the CLI took from the environment. */
 export type SecretSource = { file: string } | { value: string };
 
 export interface MountResourcesOptions {
-  /** Where cache mounts live between RUNs (and between builds, when the work dir is the user's). */
+  /** Where cache mounts live between RUNs (and between builds, in the kaniko dir the user gave). */
   cacheDir: string;
   /** Scratch space for secret files and rw copies; removed with the build. */
   tmpDir: string;
   secrets: Readonly<Record<string, SecretSource>>;
 }
 
-/** Build-wide state behind RUN mounts: the cache directories and who is using them (stages may run in parallel). */
+/**
+ * Build-wide state behind RUN mounts: the cache directories and who is using them. Stages of one build may run in
+ * parallel, and builds sharing a kaniko dir share its caches, so every claim on a cache is a flock(2) (it works
+ * between processes and within one, and dies with its holder): `<key>.locked` is held by the one sharing=locked
+ * user at a time, `<key>.users` shared by every user, which is how sharing=private sees that a cache is busy.
+ */
 export class MountResources {
   readonly #opts: MountResourcesOptions;
-  readonly #locks = new Map<string, Promise<void>>();
-  readonly #inUse = new Map<string, number>();
 
   constructor(opts: MountResourcesOptions) {
     this.#opts = opts;
@@ -47,37 +51,57 @@ export class MountResources {
 
   /** The directory of cache `id`, created (and seeded from `seed`) on first use; release() when the RUN is done. */
   async cache(id: string, sharing: string, init: { mode: number; uid: number; gid: number; seed?: string }): Promise<{ dir: string; release: () => void }> {
-    const dir = join(this.#opts.cacheDir, createHash("sha256").update(id).digest("hex").slice(0, 32));
+    const cacheDir = this.#opts.cacheDir;
+    const key = createHash("sha256").update(id).digest("hex").slice(0, 32);
+    const dir = join(cacheDir, key);
     const create = (d: string) => {
       const tmp = `${d}.new-${process.pid}-${Math.random().toString(36).slice(2)}`;
-      if (init.seed) cpSync(init.seed, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-      else mkdirSync(tmp);
-      chmodSync(tmp, init.mode);
-      chownSync(tmp, init.uid, init.gid);
-      renameSync(tmp, d); // a half-seeded cache is never seen under its real name
-    };
-    if (sharing === "locked") {
-      const prev = this.#locks.get(id) ?? Promise.resolve();
-      let unlock!: () => void;
-      const mine = new Promise<void>((r) => (unlock = r));
-      this.#locks.set(id, prev.then(() => mine));
-      await prev;
       try {
-        mkdirSync(this.#opts.cacheDir, { recursive: true });
+        if (init.seed) cpSync(init.seed, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+        else mkdirSync(tmp);
+        chmodSync(tmp, init.mode);
+        chownSync(tmp, init.uid, init.gid);
+        renameSync(tmp, d); // a half-seeded cache is never seen under its real name
+      } catch (e) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw e;
+      }
+    };
+    // One creator at a time across builds: a second one would rename its copy over the first's (empty) cache.
+    const ensure = async () => {
+      if (existsSync(dir)) return;
+      const creating = await FileLock.acquire(join(cacheDir, ".create.lock"));
+      try {
         if (!existsSync(dir)) create(dir);
-      } catch (e) { unlock(); throw e; }
-      return { dir, release: unlock };
+      } finally {
+        creating.release();
+      }
+    };
+    mkdirSync(cacheDir, { recursive: true });
+    const held: FileLock[] = [];
+    const release = () => { for (const l of held.splice(0)) l.release(); };
+    try {
+      if (sharing === "private") {
+        const alone = FileLock.try(join(cacheDir, `${key}.users`));
+        if (!alone) {
+          // Another RUN, of this build or another, holds it: BuildKit gives this one a fresh instance.
+          const d = join(this.scratch("cache-"), "c");
+          create(d);
+          return { dir: d, release: () => rmSync(join(d, ".."), { recursive: true, force: true }) };
+        }
+        held.push(alone);
+      } else {
+        if (sharing === "locked") held.push(await FileLock.acquire(join(cacheDir, `${key}.locked`)));
+        // Marks the cache as in use; a sharing=private holder does not make shared users wait.
+        const user = FileLock.try(join(cacheDir, `${key}.users`), { shared: true });
+        if (user) held.push(user);
+      }
+      await ensure();
+    } catch (e) {
+      release();
+      throw e;
     }
-    mkdirSync(this.#opts.cacheDir, { recursive: true });
-    if (sharing === "private" && (this.#inUse.get(id) ?? 0) > 0) {
-      // Another RUN holds it: BuildKit gives this one a fresh instance.
-      const d = join(this.scratch("cache-"), "c");
-      create(d);
-      return { dir: d, release: () => rmSync(join(d, ".."), { recursive: true, force: true }) };
-    }
-    if (!existsSync(dir)) create(dir);
-    this.#inUse.set(id, (this.#inUse.get(id) ?? 0) + 1);
-    return { dir, release: () => this.#inUse.set(id, (this.#inUse.get(id) ?? 1) - 1) };
+    return { dir, release };
   }
 }
 

@@ -218,9 +218,12 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
       yield* this.#entries(q);
       await q.drain();
     } catch (err) {
-      decompressed.destroy();
       if (err instanceof LayerFormatError) throw err;
       throw new LayerFormatError(`reading ${compression} layer`, err);
+    } finally {
+      // Also when the consumer stops early (its own write failed: a full disk): the inflate worker would
+      // otherwise wait for a reader forever and keep the process alive.
+      decompressed.destroy();
     }
     const diffID = compression === "none" ? hash.digest() : inflated?.tar;
     if (diffID === undefined) throw new LayerFormatError(`reading ${compression} layer`, new Error("the decompressor ended without a digest"));

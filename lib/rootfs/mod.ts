@@ -8,3 +8,4 @@ export { resolveUser, type ResolvedUser } from "./user.ts";
 export { LayerApplyError, LayerDigestError, UserLookupError } from "./errors.ts";
 export { resolveInRoot, layerPath } from "./paths.ts";
 export { mountIgnorePaths } from "./ignore.ts";
+export { FileLock, FileLockError } from "./flock.ts";

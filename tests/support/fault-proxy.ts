@@ -6,7 +6,9 @@ import { Readable } from "node:stream";
 
 export type Fault =
   | { status: number; body?: string; headers?: Record<string, string> }
-  | "reset";
+  | "reset"
+  /** never answered: the client waits until it gives up or is stopped (a stalled network) */
+  | "hang";
 
 export interface ProxiedRequest {
   method: string;
@@ -22,7 +24,7 @@ export interface FaultProxy {
   /** "127.0.0.1:PORT" */
   host: string;
   /** every request seen, with what was done to it */
-  log: { method: string; path: string; injected?: number | "reset" }[];
+  log: { method: string; path: string; injected?: number | "reset" | "hang" }[];
   stop(): Promise<void>;
 }
 
@@ -39,9 +41,13 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[]): Pro
     // The first rule that fires wins; later rules do not see (or count) this request.
     let fault: Fault | undefined;
     for (const rule of rules) if ((fault = rule(r)) !== undefined) break;
-    log.push({ method: r.method, path: r.path, ...(fault ? { injected: fault === "reset" ? "reset" : fault.status } : {}) });
+    log.push({ method: r.method, path: r.path, ...(fault ? { injected: typeof fault === "string" ? fault : fault.status } : {}) });
     if (fault === "reset") {
       req.socket.destroy();
+      return;
+    }
+    if (fault === "hang") {
+      req.resume();
       return;
     }
     if (fault) {

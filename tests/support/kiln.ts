@@ -31,6 +31,44 @@ export async function runKiln(args: string[], opts: { flavour?: KilnFlavour; env
   return { code, stdout, stderr };
 }
 
+/** A running kiln whose output is collected as it comes, for tests that act while it runs (signals). */
+export interface RunningKiln {
+  proc: ReturnType<typeof Bun.spawn>;
+  /** Resolves once `text` has appeared on stdout or stderr; rejects if kiln exits first. */
+  waitFor(text: string): Promise<void>;
+  /** Waits for the exit; resolves with everything printed. */
+  done(): Promise<KilnRun>;
+}
+
+export function spawnKiln(args: string[], opts: { env?: Record<string, string>; cwd?: string; prefix?: string[] } = {}): RunningKiln {
+  const proc = Bun.spawn([...(opts.prefix ?? []), process.execPath, join(REPO, "cli/main.ts"), ...args], {
+    cwd: opts.cwd ?? REPO,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let stdout = "", stderr = "";
+  const waiters: { text: string; resolve: () => void }[] = [];
+  const check = () => {
+    for (const w of [...waiters]) if (stdout.includes(w.text) || stderr.includes(w.text)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+  };
+  const pump = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
+    const dec = new TextDecoder();
+    for await (const c of s) { add(dec.decode(c, { stream: true })); check(); }
+  };
+  const pumps = Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, (t) => (stdout += t)), pump(proc.stderr as ReadableStream<Uint8Array>, (t) => (stderr += t))]);
+  const exited = Promise.all([pumps, proc.exited]).then(([, code]) => ({ code, stdout, stderr }));
+  return {
+    proc,
+    waitFor: (text) => new Promise<void>((resolve, reject) => {
+      waiters.push({ text, resolve });
+      check();
+      void exited.then((r) => reject(new Error(`kiln exited (${r.code}) before printing "${text}":\n${r.stdout}\n${r.stderr}`)));
+    }),
+    done: () => exited,
+  };
+}
+
 /** A context directory made from a map of relative path -> content. */
 export function makeContext(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "kiln-ctx-"));
