@@ -3,9 +3,11 @@ import { mkdirSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import type { Dockerfile, Instruction, Stage } from "../dockerfile/mod.ts";
 import { expandInstruction, DockerfileError, parseDockerfile } from "../dockerfile/mod.ts";
-import type { Image, ImageConfig } from "../image/mod.ts";
-import { appendLayer, layerMediaType } from "../image/mod.ts";
-import { execute, lookupFor, traits, type StageState, type StepContext, InstructionError, RunFailedError, type MountResources } from "../instructions/mod.ts";
+import type { HistoryEntry, Image, ImageConfig, Layer } from "../image/mod.ts";
+import { appendLayers, layerMediaType } from "../image/mod.ts";
+import {
+  execute, lookupFor, sortedConfig, traits, type StageState, type StepContext, InstructionError, RunFailedError, type MountResources,
+} from "../instructions/mod.ts";
 import { RootFS } from "../rootfs/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
 import type { BuildOptions } from "./options.ts";
@@ -78,7 +80,9 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   const triggers = onbuildTriggers(config, df, stage);
   if (config.config.OnBuild) config.config = { ...config.config, OnBuild: null };
   let image: Image = { ...input.base, config };
-  let state: StageState = { config, args: new Map() };
+  // The stage owns this clone, so steps extend its maps in place (StageState.linear): a step's cost does not grow
+  // with the number of steps before it.
+  let state: StageState = { config, args: new Map(), linear: true };
   const mediaType = layerMediaType(image.format, options.compression);
   // --reproducible zeroes timestamps; SOURCE_DATE_EPOCH pins them (and clamps layer mtimes).
   const epoch = options.reproducible ? 0 : options.sourceDateEpoch;
@@ -89,6 +93,8 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   const snapshotOptions = { compression: options.compression, level: options.compressionLevel, mediaType, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) };
 
   const steps = [...triggers, ...stage.instructions];
+  // History entries and layers are appended once, after the last step: a copy of the lists per step was O(N²).
+  const appended: { layer: Layer | undefined; history: HistoryEntry }[] = [];
   for (const [stepIndex, raw] of steps.entries()) {
     const last = stepIndex === steps.length - 1;
     const where = { file: df.file, line: raw.line };
@@ -108,6 +114,8 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       selfCommand: options.selfCommand, inPlace: !!input.inPlace, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir, runtimeDir: join(workDir, "runc"),
       runMounts: input.runMounts,
     };
+    const config = state.config.config;
+    const newVolumes = instr.kind === "VOLUME" ? [...new Set(instr.volumes)].filter((v) => !Object.hasOwn(config.Volumes ?? {}, v)) : [];
     let result;
     try {
       result = await execute(instr, state, ctx);
@@ -118,12 +126,9 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       }
       throw e;
     }
-    for (const v of Object.keys(result.state.config.config.Volumes ?? {})) {
-      if (!Object.hasOwn(state.config.config.Volumes ?? {}, v)) { volumes.push(v); rootfs?.ignoreBeneath(v); }
-    }
+    for (const v of newVolumes) { volumes.push(v); rootfs?.ignoreBeneath(v); }
     state = result.state;
-    image = { ...image, config: state.config };
-    let layer;
+    let layer: Layer | undefined;
     if (options.singleSnapshot) {
       // One full scan after the last step, whether or not that step touched files itself.
       if (last && rootfs) layer = await rootfs.snapshot(snapshotOptions);
@@ -131,9 +136,9 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       layer = await fs.snapshot({ ...snapshotOptions, ...(result.changes.kind === "paths" ? { paths: result.changes.paths } : {}) });
     }
     if (result.createdBy === undefined) continue; // ONBUILD: config only, no history entry
-    image = appendLayer(image, layer, { created: now(), created_by: result.createdBy, comment: "buildkit.dockerfile.v0" });
-    state = { ...state, config: image.config };
+    appended.push({ layer, history: { created: now(), created_by: result.createdBy, comment: "buildkit.dockerfile.v0" } });
   }
+  image = appendLayers({ ...image, config: sortedConfig(state.config) }, appended);
   image = { ...image, config: { ...image.config, created: now() } };
   // A later stage or COPY --from may need the files even when no step here did.
   return { image, root: async () => (await ensureRoot()).dir };

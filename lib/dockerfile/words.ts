@@ -64,19 +64,24 @@ export function extractBuilderFlags(line: string): { rest: string; flags: string
 
 /**
  * Splits on whitespace outside quotes, keeping quotes and escape tokens in the words (they are removed
- * later by expansion). Used for ENV/LABEL pairs and ARG.
+ * later by expansion). Used for ENV/LABEL pairs and ARG. Runs of plain characters are copied as slices:
+ * a generated line can be megabytes long.
  */
 export function parseWords(rest: string, escape: string): string[] {
   const words: string[] = [];
-  const chars = Array.from(rest);
+  const n = rest.length;
   let word = "";
   let inWord = false;
   let quote = "";
   let blankOK = false;
-  for (let i = 0; i < chars.length; i++) {
-    let ch = chars[i];
+  let i = 0;
+  while (i < n) {
+    const ch = rest[i];
     if (!inWord) {
-      if (isSpace(ch)) continue;
+      if (isSpace(ch)) {
+        i++;
+        continue;
+      }
       inWord = true;
     }
     if (quote === "") {
@@ -85,34 +90,60 @@ export function parseWords(rest: string, escape: string): string[] {
         word = "";
         blankOK = false;
         inWord = false;
+        i++;
         continue;
       }
       if (ch === "'" || ch === '"') {
         quote = ch;
         blankOK = true;
-      }
-      if (ch === escape) {
-        if (i + 1 === chars.length) continue;
-        // Unquoted escape: keep it and the next char, even a quote.
         word += ch;
-        ch = chars[++i];
+        i++;
+      } else if (ch === escape) {
+        // Unquoted escape: keep it and the next char, even a quote (a trailing one is dropped).
+        if (i + 1 < n) word += ch + charAt(rest, i + 1);
+        i += 1 + (i + 1 < n ? charAt(rest, i + 1).length : 0);
+      } else {
+        const end = plainRun(rest, i, (c) => c === "'" || c === '"' || c === escape || isSpace(c));
+        word += rest.slice(i, end);
+        i = end;
       }
-      word += ch;
       continue;
     }
-    if (ch === quote) quote = "";
-    else if (ch === escape && quote !== "'") {
-      if (i + 1 === chars.length) {
+    if (ch === quote) {
+      quote = "";
+      word += ch;
+      i++;
+    } else if (ch === escape && quote !== "'") {
+      if (i + 1 === n) {
         quote = "";
+        i++;
         continue;
       }
-      word += ch;
-      ch = chars[++i];
+      const next = charAt(rest, i + 1);
+      word += ch + next;
+      i += 1 + next.length;
+    } else {
+      const q = quote;
+      const end = plainRun(rest, i, (c) => c === q || c === escape);
+      word += rest.slice(i, end);
+      i = end;
     }
-    word += ch;
   }
   if (inWord && (blankOK || word.length > 0)) words.push(word);
   return words;
+}
+
+// The whole character at i (a surrogate pair stays together, as Array.from would have it).
+function charAt(s: string, i: number): string {
+  const c = s.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? s.slice(i, i + 2) : s[i];
+}
+
+// The end of the run of characters from `i` that `stop` does not match (at least one character).
+function plainRun(s: string, i: number, stop: (ch: string) => boolean): number {
+  let j = i + 1;
+  while (j < s.length && !stop(s[j])) j++;
+  return j;
 }
 
 export function splitWhitespace(rest: string): string[] {

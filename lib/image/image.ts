@@ -58,12 +58,23 @@ export function scratchImage(platform: Platform): Image {
 
 /** Appends a layer (or only a history entry when layer is undefined). */
 export function appendLayer(img: Image, layer: Layer | undefined, history: HistoryEntry): Image {
-  const config: ImageConfig = {
-    ...img.config,
-    rootfs: { type: "layers", diff_ids: layer ? [...img.config.rootfs.diff_ids, layer.diffID] : img.config.rootfs.diff_ids },
-    history: [...(img.config.history ?? []), layer ? history : { ...history, empty_layer: true }],
-  };
-  return { ...img, config, layers: layer ? [...img.layers, layer] : img.layers };
+  return appendLayers(img, [{ layer, history }]);
+}
+
+/** appendLayer for many steps at once: one copy of the lists, not one per step (a stage of N steps stays O(N)). */
+export function appendLayers(img: Image, steps: readonly { layer: Layer | undefined; history: HistoryEntry }[]): Image {
+  const diffIDs = [...img.config.rootfs.diff_ids];
+  const history = [...(img.config.history ?? [])];
+  const layers = [...img.layers];
+  for (const { layer, history: h } of steps) {
+    if (layer) {
+      diffIDs.push(layer.diffID);
+      layers.push(layer);
+    }
+    history.push(layer ? h : { ...h, empty_layer: true });
+  }
+  const config: ImageConfig = { ...img.config, rootfs: { type: "layers", diff_ids: diffIDs }, history };
+  return { ...img, config, layers };
 }
 
 export function withConfig(img: Image, config: ImageConfig): Image {

@@ -3,6 +3,7 @@ import type {
   ArgInstruction, CmdInstruction, EntrypointInstruction, EnvInstruction, ExposeInstruction, HealthcheckInstruction, LabelInstruction,
   MaintainerInstruction, OnbuildInstruction, ShellInstruction, StopsignalInstruction, UserInstruction, VolumeInstruction, Command,
 } from "../dockerfile/mod.ts";
+import type { ImageConfig } from "../image/mod.ts";
 import type { StageState } from "./state.ts";
 import { setEnv, withRuntime } from "./state.ts";
 import {
@@ -29,8 +30,9 @@ export function commandArgv(cmd: Command, shell: string[] | undefined): string[]
 export function applyArg(
   instr: ArgInstruction, state: StageState, buildArgs: Record<string, string | undefined>, metaArgs: ReadonlyMap<string, string | undefined>,
 ): StageState {
-  const args = new Map(state.args);
-  const declared = [...(state.declaredArgs ?? [])];
+  // A linear state's ARGs are extended in place (see StageState.linear).
+  const args = state.linear ? (state.args as Map<string, string | undefined>) : new Map(state.args);
+  const declared = state.linear && state.declaredArgs ? (state.declaredArgs as string[]) : [...(state.declaredArgs ?? [])];
   for (const a of instr.args) {
     let value: string | undefined;
     if (Object.hasOwn(buildArgs, a.name) && buildArgs[a.name] !== undefined) value = buildArgs[a.name];
@@ -52,6 +54,23 @@ function sorted<V>(record: Record<string, V>): Record<string, V> {
 /** Labels merged and sorted (also used for --label on the final image). */
 export function withLabels(labels: Record<string, string> | undefined, add: Record<string, string>): Record<string, string> {
   return sorted({ ...(labels ?? {}), ...add });
+}
+
+/**
+ * The config's maps in Go's key order, once at the end of a stage: steps only add to them (sorting on every
+ * step made a long run of LABELs quadratic).
+ */
+export function sortedConfig(config: ImageConfig): ImageConfig {
+  const rc = { ...config.config };
+  if (rc.Labels) rc.Labels = sorted(rc.Labels);
+  if (rc.ExposedPorts) rc.ExposedPorts = sorted(rc.ExposedPorts);
+  if (rc.Volumes) rc.Volumes = sorted(rc.Volumes);
+  return { ...config, config: rc };
+}
+
+/** A map of the runtime config to add to: the state's own in a linear state, else a copy. */
+function extendable<V>(state: StageState, m: Record<string, V> | null | undefined): Record<string, V> {
+  return state.linear && m ? m : { ...(m ?? {}) };
 }
 
 /** EXPOSE's port keys as Docker's nat.ParsePortSpecs makes them: ranges expanded, protocol lower-cased, tcp by default. */
@@ -80,11 +99,11 @@ export function applyMetadata(instr: MetadataInstruction, state: StageState): Me
   const rc = state.config.config;
   switch (instr.kind) {
     case "ENV":
-      return { state: { ...state, config: setEnv(state.config, instr.pairs) }, createdBy: envCreatedBy(instr) };
+      return { state: { ...state, config: setEnv(state.config, instr.pairs, state.linear) }, createdBy: envCreatedBy(instr) };
     case "LABEL": {
-      const add: Record<string, string> = {};
-      for (const p of instr.pairs) add[p.key] = p.value;
-      return { state: withRuntime(state, { Labels: withLabels(rc.Labels, add) }), createdBy: labelCreatedBy(instr) };
+      const labels = extendable(state, rc.Labels);
+      for (const p of instr.pairs) labels[p.key] = p.value;
+      return { state: withRuntime(state, { Labels: labels }), createdBy: labelCreatedBy(instr) };
     }
     case "USER":
       return { state: withRuntime(state, { User: instr.user }), createdBy: instr.original };
@@ -103,17 +122,15 @@ export function applyMetadata(instr: MetadataInstruction, state: StageState): Me
       return { state: withRuntime(state, { Shell: instr.shell }), createdBy: shellCreatedBy(instr) };
     case "EXPOSE": {
       const added = instr.ports.flatMap(exposedPorts);
-      const ports = { ...(rc.ExposedPorts ?? {}) };
+      const ports = extendable(state, rc.ExposedPorts);
       for (const p of added) ports[p] = {};
-      return { state: withRuntime(state, { ExposedPorts: sorted(ports) }), createdBy: exposeCreatedBy(added) };
+      return { state: withRuntime(state, { ExposedPorts: ports }), createdBy: exposeCreatedBy(added) };
     }
     case "VOLUME": {
-      const vols = { ...(rc.Volumes ?? {}) };
-      for (const v of instr.volumes) {
-        if (!v) throw new InstructionError("VOLUME specified can not be an empty string");
-        vols[v] = {};
-      }
-      return { state: withRuntime(state, { Volumes: sorted(vols) }), createdBy: volumeCreatedBy(instr) };
+      if (instr.volumes.some((v) => !v)) throw new InstructionError("VOLUME specified can not be an empty string");
+      const vols = extendable(state, rc.Volumes);
+      for (const v of instr.volumes) vols[v] = {};
+      return { state: withRuntime(state, { Volumes: vols }), createdBy: volumeCreatedBy(instr) };
     }
     case "STOPSIGNAL":
       if (!SIGNAL.test(instr.signal)) throw new InstructionError(`STOPSIGNAL ${instr.signal}: not a signal name or number`);
@@ -133,8 +150,11 @@ export function applyMetadata(instr: MetadataInstruction, state: StageState): Me
       });
       return { state: state2, createdBy: healthcheckCreatedBy(instr, test) };
     }
-    case "ONBUILD":
-      return { state: withRuntime(state, { OnBuild: [...(rc.OnBuild ?? []), instr.expression] }), createdBy: undefined };
+    case "ONBUILD": {
+      const triggers = state.linear && rc.OnBuild ? rc.OnBuild : [...(rc.OnBuild ?? [])];
+      triggers.push(instr.expression);
+      return { state: withRuntime(state, { OnBuild: triggers }), createdBy: undefined };
+    }
     case "MAINTAINER":
       return { state: { ...state, config: { ...state.config, author: instr.maintainer } }, createdBy: instr.original };
     case "ARG":

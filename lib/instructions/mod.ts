@@ -11,7 +11,7 @@ import { executeWorkdir } from "./workdir.ts";
 export type { StepContext } from "./context.ts";
 export type { StageState, StepResult, Changes } from "./state.ts";
 export { lookupFor, envMap, setEnv, PROXY_ARGS } from "./state.ts";
-export { InstructionError, commandArgv, withLabels } from "./metadata.ts";
+export { InstructionError, commandArgv, withLabels, sortedConfig } from "./metadata.ts";
 export { RunFailedError } from "./run.ts";
 export { MountResources, type SecretSource } from "./mounts.ts";
 

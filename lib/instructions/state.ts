@@ -10,6 +10,12 @@ export interface StageState {
   declaredArgs?: readonly string[];
   /** CMD was set in this stage (then ENTRYPOINT keeps it; an inherited CMD is dropped). */
   cmdSet?: boolean;
+  /**
+   * Set by the stage loop, which owns its config (a clone of the base's), hands each state to exactly one step
+   * and never reads it again. Steps may then extend Env, Labels, ExposedPorts, Volumes, OnBuild and the ARGs in
+   * place: a copy of them per step made a Dockerfile of N such instructions cost N² time. Without it, steps copy.
+   */
+  linear?: boolean;
 }
 
 /** Which paths a step changed: none (metadata only), named paths (COPY, WORKDIR) or unknown (RUN: scan). */
@@ -35,26 +41,61 @@ export function runArgPairs(state: StageState): string[] {
 
 export function envMap(config: ImageConfig): Map<string, string> {
   const m = new Map<string, string>();
-  for (const e of config.config.Env ?? []) {
-    const i = e.indexOf("=");
-    m.set(i < 0 ? e : e.slice(0, i), i < 0 ? "" : e.slice(i + 1));
-  }
+  for (const e of config.config.Env ?? []) m.set(envKey(e), envValue(e));
   return m;
+}
+
+const envKey = (e: string) => {
+  const i = e.indexOf("=");
+  return i < 0 ? e : e.slice(0, i);
+};
+const envValue = (e: string) => {
+  const i = e.indexOf("=");
+  return i < 0 ? "" : e.slice(i + 1);
+};
+
+// Where each variable sits in an Env array: the first entry (which ENV replaces) and the last (which lookups
+// read, as envMap does). Kept beside the array so a step costs O(1) however long Env has grown; an array
+// extended in place (linear states) has its index extended with it.
+interface EnvIndex { first: Map<string, number>; last: Map<string, number> }
+const envIndexes = new WeakMap<readonly string[], EnvIndex>();
+
+function envIndex(env: readonly string[]): EnvIndex {
+  let idx = envIndexes.get(env);
+  if (!idx) {
+    idx = { first: new Map(), last: new Map() };
+    for (const [i, e] of env.entries()) {
+      const k = envKey(e);
+      if (!idx.first.has(k)) idx.first.set(k, i);
+      idx.last.set(k, i);
+    }
+    envIndexes.set(env, idx);
+  }
+  return idx;
 }
 
 /** Variable lookup for expansion: ENV wins over an ARG of the same name (Dockerfile reference, "Using ARG variables"). */
 export function lookupFor(state: StageState): (name: string) => string | undefined {
-  const env = envMap(state.config);
-  return (name) => (env.has(name) ? env.get(name) : state.args.get(name));
+  const env = state.config.config.Env ?? [];
+  const { last } = envIndex(env);
+  return (name) => {
+    const i = last.get(name);
+    return i !== undefined ? envValue(env[i]) : state.args.get(name);
+  };
 }
 
-/** Sets or replaces variables keeping their order, as Docker does. */
-export function setEnv(config: ImageConfig, pairs: { key: string; value: string }[]): ImageConfig {
-  const env = [...(config.config.Env ?? [])];
+/** Sets or replaces variables keeping their order, as Docker does; in place when `inPlace` (a linear state). */
+export function setEnv(config: ImageConfig, pairs: { key: string; value: string }[], inPlace = false): ImageConfig {
+  const env = inPlace && config.config.Env ? config.config.Env : [...(config.config.Env ?? [])];
+  const idx = envIndex(env);
   for (const { key, value } of pairs) {
-    const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
-    if (i >= 0) env[i] = `${key}=${value}`;
-    else env.push(`${key}=${value}`);
+    const i = idx.first.get(key);
+    if (i !== undefined) env[i] = `${key}=${value}`;
+    else {
+      idx.first.set(key, env.length);
+      idx.last.set(key, env.length);
+      env.push(`${key}=${value}`);
+    }
   }
   return { ...config, config: { ...config.config, Env: env } };
 }
