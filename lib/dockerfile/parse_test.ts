@@ -73,3 +73,14 @@ describe("DockerfileError", () => {
     expect(String(err)).toBe(formatError(err!));
   });
 });
+
+test("a megabyte-long LABEL line keeps its words whole: quotes, escapes, characters outside the BMP", () => {
+  const long = "é𝐀b".repeat(250_000);
+  const df = parseDockerfile(`FROM scratch\nLABEL a=${long} "b c"="${long} x" d=\\ ${long}\n`, { file: "Dockerfile" });
+  const label = df.stages[0].instructions[0];
+  expect(label.kind === "LABEL" && label.pairs).toEqual([
+    { key: "a", value: long },
+    { key: '"b c"', value: `"${long} x"` },
+    { key: "d", value: `\\ ${long}` },
+  ]);
+});

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expand, expandWords, ExpansionError } from "./mod.ts";
+import { MAX_NESTING } from "./lex.ts";
 
 const ENV: Record<string, string> = {
   PWD: "/home",
@@ -101,5 +102,22 @@ describe("options", () => {
     const seen: string[] = [];
     expand("$A ${B:-x} '$C'", (n) => (seen.push(n), undefined));
     expect(seen).toEqual(["A", "B"]);
+  });
+});
+
+describe("limits", () => {
+  test("${...} nested deeper than MAX_NESTING is refused in a short message; as deep as the cap expands", () => {
+    const nest = (n: number) => "${X:-".repeat(n) + "v" + "}".repeat(n);
+    expect(expand(nest(MAX_NESTING), lookup)).toBe("v");
+    let err: Error | undefined;
+    try { expand(nest(20_000), lookup); } catch (e) { err = e as Error; }
+    expect(err).toBeInstanceOf(ExpansionError);
+    expect(err!.message).toEndWith(`nested more than ${MAX_NESTING} levels deep`);
+    expect(err!.message.length).toBeLessThan(400);
+  });
+  test("long words expand whole, with quotes, escapes, variables and characters outside the BMP", () => {
+    const long = "é𝐀b".repeat(100_000);
+    expect(expand(`${long}"$A ${long}"'${long}'\\ $A`, lookup)).toBe(`${long}a ${long}${long} a`);
+    expect(expandWords(`${long} "x y" ${long}$A`, lookup)).toEqual([long, "x y", `${long}a`]);
   });
 });
