@@ -342,6 +342,15 @@ class Lexer {
   }
 }
 
+function isPlain(word: string, escape: string): boolean {
+  if (escape !== "\\" && escape !== "`") return false; // let run() reject it
+  for (let i = 0; i < word.length; i++) {
+    const c = word[i];
+    if (c === "$" || c === "'" || c === '"' || c === escape) return false;
+  }
+  return true;
+}
+
 function run(word: string, lookup: Lookup, opts: ExpandOptions): { text: string; words: string[] } {
   const escape = opts.escape ?? "\\";
   if (escape !== "\\" && escape !== "`") throw new ExpansionError(word, `invalid escape token ${JSON.stringify(escape)}: use \\ or \``);
@@ -355,6 +364,8 @@ function run(word: string, lookup: Lookup, opts: ExpandOptions): { text: string;
 
 /** Expands one word: variables substituted, quotes and escape tokens removed, no splitting. */
 export function expand(word: string, lookup: Lookup, opts: ExpandOptions = {}): string {
+  // Most words (keys, plain values) hold nothing to expand: no lexer for them.
+  if (isPlain(word, opts.escape ?? "\\")) return word;
   return run(word, lookup, opts).text;
 }
 
