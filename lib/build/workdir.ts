@@ -70,18 +70,21 @@ function removeIfEmpty(dir: string): void {
   } catch { /* in use by another build, or gone already */ }
 }
 
-/** Whether the build that made `<builds>/<name>` is gone: its lock is free, or (no lock yet) its process is. */
-function ownerGone(dir: string, name: string): FileLock | "gone" | undefined {
-  try {
-    const lock = FileLock.try(join(dir, "lock"), { create: false });
-    return lock; // undefined: held by a live build
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  // Made a moment ago and not locked yet, or a build that died before it locked: the name says who made it.
+/**
+ * The lock of the build that made `<builds>/<name>` when that build is gone (or "gone" when it died before it
+ * made its lock); undefined while it lives. The name is asked first: a live process of this pid namespace is
+ * never taken for dead, not even in the instant between making its directory and locking it.
+ */
+function deadOwner(dir: string, name: string): FileLock | "gone" | undefined {
   const m = /^(\d+)-(\d+)-/.exec(name);
-  if (!m) return undefined;
-  return startTime(Number(m[1])) === m[2] ? undefined : "gone";
+  if (!m || startTime(Number(m[1])) === m[2]) return undefined;
+  // Gone from this pid namespace, or alive in another one sharing the kaniko dir: only a free lock tells.
+  try {
+    return FileLock.try(join(dir, "lock"), { create: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "gone";
+    throw e;
+  }
 }
 
 /**
@@ -100,7 +103,7 @@ export async function reapDeadBuilds(base: string, logger: Logger): Promise<void
     const dir = join(builds, name);
     let owner;
     try {
-      owner = ownerGone(dir, name);
+      owner = deadOwner(dir, name);
     } catch {
       continue; // not a build directory of ours (a file, no permission): leave it
     }
