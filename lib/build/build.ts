@@ -1,6 +1,6 @@
 // One build from options to outputs: read and parse the Dockerfile, plan the stages, build them, write outputs.
 import { existsSync, readFileSync, mkdirSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
 import { parseDockerfile, resolveMetaArgs, resolveStageBase } from "../dockerfile/mod.ts";
 import type { Image, Platform } from "../image/mod.ts";
@@ -37,7 +37,7 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
     const df = parseDockerfile(readFileSync(dockerfilePath, "utf8"), { file: options.dockerfile });
     for (const w of df.warnings) log.warn(`${df.file}:${w.line}: ${w.message} (${w.rule})`);
     const ctx = await openContext(options.context, { contextSubPath: options.contextSubPath, dockerfilePath });
-    const base = options.workDir ?? join(options.tempDir, "kiln");
+    const base = resolve(options.workDir ?? join(options.tempDir, "kiln"));
     await reapDeadBuilds(base, log);
     const work = BuildDir.create(base, { removeEmptyBase: !options.workDir });
     const outputs = new OutputStage();
