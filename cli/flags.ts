@@ -83,6 +83,7 @@ export function executorCommand(): Command {
     .option("--customPlatform <platform>", "deprecated alias of --custom-platform")
     .option("--tarPath <path>", "deprecated alias of --tar-path")
     .option("--kaniko-dir <dir>", "kiln's working directory")
+    .option("--network <mode>", "network of RUN steps in the isolated mode: default (a private network with outbound access), host, or none")
     .option("--isolation <mode>", "how stages are built: isolated (own build root, RUN in a namespace sandbox) or in-place (root at /, kaniko's model; the default in the executor image)")
     .option("--cache-repo <repo>", "layer cache repository")
     .option("--cache-dir <dir>", "base image cache directory", "/cache")
@@ -215,6 +216,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       secrets: parseSecrets(o.secret, env, cwd),
       ignorePaths,
       cleanup: flag("cleanup"),
+      ...(o.network !== undefined ? { network: networkFlag(o.network) } : {}),
     },
     log: { level, format: o.logFormat, timestamp: flag("log-timestamp") },
     force: flag("force"),
@@ -317,6 +319,12 @@ function parseSecrets(items: string[] = [], env: Record<string, string | undefin
 function camel(name: string): string {
   if (name === "no-push") return "push";
   return name.replace(/-([a-z])/g, (_, ch) => ch.toUpperCase());
+}
+
+function networkFlag(v: string): "private" | "host" | "none" {
+  if (v === "default" || v === "private") return "private";
+  if (v === "host" || v === "none") return v;
+  throw new FlagError(`--network "${v}": use default, host or none`);
 }
 
 function isolationFlag(v: string): "isolated" | "in-place" {

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # command -> Debian package providing it. Order matters only for the message.
-tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc gcc libc.a)
+tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc slirp4netns gcc libc.a)
 declare -A pkg_of=(
   [docker-registry]=docker-registry
   [skopeo]=skopeo
@@ -19,6 +19,7 @@ declare -A pkg_of=(
   [getfattr]=attr
   # isolated-mode RUNs are runc containers; gcc builds the containment suite's static probes
   [runc]=runc
+  [slirp4netns]=slirp4netns # the private network of isolated RUNs
   [gcc]=gcc
   [libc.a]=libc6-dev # gcc -static links against it
   # the conformance suite compares kiln with the Docker engine (BuildKit) it starts itself

@@ -81,6 +81,12 @@ export interface BuildOptions {
    * (kaniko's model; only inside the executor image, where the CLI selects it).
    */
   mode: "isolated" | "in-place";
+  /**
+   * Network of RUN steps without their own --network, in the isolated mode: `private` (a namespace of the build's
+   * own with outbound access through slirp4netns, as `docker build` gives), `host`, or `none`. In place, RUN shares
+   * the container's network.
+   */
+  network: "private" | "host" | "none";
   /** In-place: wipe what the build unpacked into "/" once it is done (kaniko's --cleanup). */
   cleanup: boolean;
   ignorePaths: string[];
@@ -116,6 +122,7 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     logger: silentLogger,
     mode: "isolated",
     cleanup: false,
+    network: "private",
     tempDir: tmpdir(),
     ...input,
     // In-place, kiln's files live in the kaniko dir, which the image's files never overwrite.

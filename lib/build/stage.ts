@@ -111,7 +111,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const fs = needsRoot ? await ensureRoot() : undefined;
     const ctx: StepContext = {
       rootDir, buildContext: input.buildContext, fromRoot: input.fromRoot, buildArgs: options.buildArgs, metaArgs: input.metaArgs,
-      selfCommand: options.selfCommand, inPlace: !!input.inPlace, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir, runtimeDir: join(workDir, "runc"),
+      selfCommand: options.selfCommand, inPlace: !!input.inPlace, logger: log, stdout: options.stdout, stderr: options.stderr, tmpDir, runtimeDir: join(workDir, "runc"), network: options.network,
       runMounts: input.runMounts,
     };
     const config = state.config.config;

@@ -20,6 +20,8 @@ export interface StepContext {
   stderr?: (chunk: Uint8Array) => void;
   /** The build's directory for the RUN runtime's state (containers, bundles, the files every RUN gets). */
   runtimeDir: string;
+  /** Network of a RUN without --network (isolated mode). */
+  network: "private" | "host" | "none";
   /** Where steps may make scratch files (heredoc sources). */
   tmpDir: string;
   /** Cache directories and secrets behind RUN --mount (build-wide; absent where mounts cannot be offered). */

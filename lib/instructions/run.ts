@@ -1,7 +1,7 @@
 // RUN: the command runs in the isolated sandbox as the image's USER, with ENV plus the ARGs in scope.
 import type { RunInstruction } from "../dockerfile/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
-import { runInPlace, runIsolated } from "../sandbox/mod.ts";
+import { runInPlace, runIsolated, runNetwork } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
 import { prepareMounts } from "./mounts.ts";
 import { systemFileMounts } from "./system-files.ts";
@@ -52,12 +52,15 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   let code: number;
   try {
     // The RUN's own mounts come after the system files, so a --mount on /etc/hosts wins, as in BuildKit.
-    const system = ctx.inPlace ? undefined : systemFileMounts(ctx.rootDir, join(ctx.runtimeDir, "etc"));
+    // RUN --network wins over the build's default (--network); "default" is the build's default.
+    const mode = instr.network === "none" || instr.network === "host" ? instr.network : ctx.network;
+    const network = ctx.inPlace ? undefined : await runNetwork(mode, ctx.runtimeDir, ctx.logger);
+    const system = ctx.inPlace ? undefined : systemFileMounts(ctx.rootDir, join(ctx.runtimeDir, "etc"), typeof network === "object");
     try {
       code = await (ctx.inPlace ? runInPlace : runIsolated)(
         {
           root: ctx.rootDir, argv, env: [...runEnv, ...mounts.env], cwd: rc.WorkingDir || "/", uid: user.uid, gid: user.gid, groups: user.groups,
-          mounts: [...system?.mounts ?? [], ...mounts.mounts], ...(instr.network === "none" ? { network: "none" as const } : {}),
+          mounts: [...system?.mounts ?? [], ...mounts.mounts], ...(network ? { network } : {}),
         },
         { selfCommand: ctx.selfCommand, runtimeDir: ctx.runtimeDir, logger: ctx.logger, stdout: ctx.stdout, stderr: ctx.stderr },
       );

@@ -6,3 +6,4 @@ export type { SandboxMount } from "./mounts.ts";
 export { setTimesNs } from "./libc.ts";
 export { abortAllRuns } from "./lifecycle.ts";
 export { containerSpec, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from "./spec.ts";
+export { runNetwork, closeNetwork, PRIVATE_NAMESERVER, type RunNetwork } from "./network.ts";

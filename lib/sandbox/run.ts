@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
 import { chdir, execve, setParentDeathSignal, switchUser, SyscallError } from "./libc.ts";
 import type { SandboxMount } from "./mounts.ts";
+import type { RunNetwork } from "./network.ts";
 
 export interface RunSpec {
   /** Build root on the host. */
@@ -18,8 +19,8 @@ export interface RunSpec {
   groups: number[];
   /** RUN --mount targets, host paths inside the build root (isolated mode only). */
   mounts?: SandboxMount[];
-  /** "none": a new network namespace with only loopback; otherwise the host's network. */
-  network?: "none" | "host";
+  /** "none": a new network namespace with only loopback; a namespace to join; otherwise the host's network. */
+  network?: RunNetwork;
 }
 
 export interface SandboxOptions {

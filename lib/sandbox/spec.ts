@@ -1,6 +1,7 @@
 // The OCI runtime spec of one isolated RUN: what `docker run` gives a container by default, with the build
 // root as its rootfs. Pure: the same inputs give the same spec, and a test can read every field.
 import type { SandboxMount } from "./mounts.ts";
+import type { RunNetwork } from "./network.ts";
 import { defaultSeccomp, type SeccompProfile } from "./seccomp.ts";
 
 /** Docker's default capability set (moby's caps.DefaultCapabilities). */
@@ -33,7 +34,7 @@ export interface ContainerSpecInput {
   groups: number[];
   /** Host paths inside `root` (already made to exist), in mount order. */
   mounts: SandboxMount[];
-  network: "none" | "host";
+  network: RunNetwork;
   arch?: string;
 }
 
@@ -54,7 +55,7 @@ export interface ContainerSpec {
   hostname: string;
   mounts: Mount[];
   linux: {
-    namespaces: { type: string }[];
+    namespaces: { type: string; path?: string }[];
     maskedPaths: string[];
     readonlyPaths: string[];
     resources: { devices: { allow: boolean; access: string; type?: string }[] };
@@ -105,7 +106,7 @@ export function containerSpec(input: ContainerSpecInput): ContainerSpec {
     linux: {
       namespaces: [
         { type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" },
-        ...(input.network === "none" ? [{ type: "network" }] : []),
+        ...(input.network === "none" ? [{ type: "network" }] : typeof input.network === "object" ? [{ type: "network", path: input.network.nsPath }] : []),
       ],
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
