@@ -16,7 +16,7 @@ import { checkOutputPaths, writeOutputs } from "./outputs.ts";
 import { InPlaceRoot } from "./inplace.ts";
 import { BuildDir, reapDeadBuilds } from "./workdir.ts";
 import { MountResources, PROXY_ARGS, withLabels } from "../instructions/mod.ts";
-import { abortAllRuns } from "../sandbox/mod.ts";
+import { abortAllRuns, closeNetwork } from "../sandbox/mod.ts";
 
 export interface BuildResult {
   image: Image;
@@ -64,6 +64,8 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
     } finally {
       interrupted.dispose();
       await interrupted.settled();
+      // The RUN network's helpers would also end with the process; a library caller's process may live on.
+      await closeNetwork(join(work.dir, "runc"));
       outputs.discard();
       work.remove();
     }
