@@ -1,6 +1,6 @@
 // The OCI runtime spec of one isolated RUN: what `docker run` gives a container by default, with the build
 // root as its rootfs. Pure: the same inputs give the same spec, and a test can read every field.
-import type { SandboxMount } from "./mounts.ts";
+import type { RunSpec } from "./run.ts";
 import type { RunNetwork } from "./network.ts";
 import { defaultSeccomp, type SeccompProfile } from "./seccomp.ts";
 
@@ -22,21 +22,8 @@ export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"
 /** BuildKit's hostname inside a RUN. */
 export const SANDBOX_HOSTNAME = "buildkitsandbox";
 
-export interface ContainerSpecInput {
-  /** Build root on the host: the container's "/". */
-  root: string;
-  argv: string[];
-  env: string[];
-  /** Working directory inside the root; must exist. */
-  cwd: string;
-  uid: number;
-  gid: number;
-  groups: number[];
-  /** Host paths inside `root` (already made to exist), in mount order. */
-  mounts: SandboxMount[];
-  network: RunNetwork;
-  arch?: string;
-}
+/** One RUN as the spec needs it: the RunSpec with its mounts and network settled (mount targets are host paths inside `root`, already made to exist; `cwd` exists in the root). */
+export type ContainerSpecInput = Required<Omit<RunSpec, "network">> & { network: RunNetwork; arch?: string };
 
 interface Mount { destination: string; type: string; source: string; options: string[] }
 
