@@ -35,9 +35,20 @@ export interface Image {
   readonly annotations?: Record<string, string>;
 }
 
+/**
+ * The media type of a new layer: it names the codec of the bytes. Docker schema 2 has no zstd layer type, so a zstd
+ * layer is OCI-typed whatever the image's format, and appending it turns the image OCI (as BuildKit forces OCI media
+ * types for zstd); gzip and uncompressed layers follow the image's format.
+ */
 export function layerMediaType(format: ManifestFormat, compression: "gzip" | "zstd" | "none"): string {
-  if (format === "docker") return MediaType.dockerLayerGzip; // Docker schema 2 has no zstd type
-  return compression === "zstd" ? MediaType.ociLayerZstd : compression === "none" ? MediaType.ociLayer : MediaType.ociLayerGzip;
+  if (compression === "zstd") return MediaType.ociLayerZstd;
+  if (format === "docker") return compression === "none" ? MediaType.dockerLayer : MediaType.dockerLayerGzip;
+  return compression === "none" ? MediaType.ociLayer : MediaType.ociLayerGzip;
+}
+
+/** A Docker schema 2 manifest can only name Docker layer types; a layer of an OCI type needs an OCI manifest. */
+function needsOciManifest(img: Image): boolean {
+  return img.format === "docker" && img.layers.some((l) => l.mediaType.startsWith("application/vnd.oci."));
 }
 
 /** The empty image `FROM scratch` starts from (Docker media types, as BuildKit and kaniko use). */
@@ -74,7 +85,8 @@ export function appendLayers(img: Image, steps: readonly { layer: Layer | undefi
     history.push(layer ? h : { ...h, empty_layer: true });
   }
   const config: ImageConfig = { ...img.config, rootfs: { type: "layers", diff_ids: diffIDs }, history };
-  return { ...img, config, layers };
+  const next = { ...img, config, layers };
+  return needsOciManifest(next) ? toOciFormat(next) : next;
 }
 
 export function withConfig(img: Image, config: ImageConfig): Image {
@@ -126,6 +138,7 @@ export function fileLayer(d: { path: string; mediaType: string; digest: string; 
 
 const DOCKER_TO_OCI_LAYER: Record<string, string> = {
   [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerLayer]: MediaType.ociLayer,
   [MediaType.dockerForeignLayerGzip]: "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
 };
 

@@ -11,6 +11,8 @@ export const MediaType = {
   dockerManifestList: "application/vnd.docker.distribution.manifest.list.v2+json",
   dockerConfig: "application/vnd.docker.container.image.v1+json",
   dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  /** Uncompressed: not in the schema 2 text, but what containerd and BuildKit write for it. */
+  dockerLayer: "application/vnd.docker.image.rootfs.diff.tar",
   dockerForeignLayerGzip: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
   dockerSchema1: "application/vnd.docker.distribution.manifest.v1+json",
   dockerSchema1Signed: "application/vnd.docker.distribution.manifest.v1+prettyjws",
