@@ -36,7 +36,14 @@ busybox_ok() {
   fi
 }
 
-libc_static_ok() { [[ -n "$(gcc -print-file-name=libc.a 2>/dev/null | grep /)" && -f "$(gcc -print-file-name=libc.a)" ]]; }
+# libc.a: dpkg knows whether libc6-dev is there; elsewhere ask gcc where it would link it from.
+libc_static_ok() {
+  if command -v dpkg-query >/dev/null 2>&1; then
+    [[ "$(dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null)" == "install ok installed" ]]
+  else
+    local f; f=$(gcc -print-file-name=libc.a 2>/dev/null); [[ "$f" == /* && -f "$f" ]]
+  fi
+}
 
 missing=()
 for t in "${tools[@]}"; do

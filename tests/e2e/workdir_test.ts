@@ -23,6 +23,12 @@ function uniqueSleep(): { seconds: string; pids: () => number[] } {
   return { seconds, pids };
 }
 
+/** Polls until `pids()` is non-empty: `echo started` can run before the backgrounded child has exec'd sleep. */
+async function appeared(pids: () => number[], tries = 100): Promise<number> {
+  for (let i = 0; i < tries && pids().length === 0; i++) await Bun.sleep(20);
+  return pids().length;
+}
+
 /** Polls until `pids()` is empty (a killed tree takes a moment to be reaped); gives up after `tries` polls. */
 async function gone(pids: () => number[], tries = 100): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
@@ -115,7 +121,7 @@ describe("SIGTERM and SIGINT during a RUN", () => {
         "--no-push", "--insecure-pull", "--tar-path", tar, ...(where === "--kaniko-dir" ? ["--kaniko-dir", kanikoDir] : []),
       ], { env: { TMPDIR: tempDir } });
       await run.waitFor("started");
-      expect(sleep.pids().length).toBe(1);
+      expect(await appeared(sleep.pids)).toBe(1);
       expect(buildsIn(where === "--kaniko-dir" ? kanikoDir : join(tempDir, "kiln"))).toHaveLength(1);
       run.proc.kill(signal);
       const r = await run.done();
