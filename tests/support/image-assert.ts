@@ -119,7 +119,8 @@ function pickPlatform(index: any, what: string): any {
   return hit;
 }
 
-function registryFlags(access: RegistryAccess, prefix: "" | "src-"): string[] {
+/** skopeo's flags for reaching a registry as `access` says, for the source of a copy with prefix "src-". */
+export function registryFlags(access: RegistryAccess, prefix: "" | "src-"): string[] {
   const tlsVerify = access.tlsVerify ?? access.certDir !== undefined;
   const flags = [`--${prefix}tls-verify=${tlsVerify}`];
   if (access.creds) flags.push(`--${prefix}creds`, access.creds);
