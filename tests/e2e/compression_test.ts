@@ -11,6 +11,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBusybox } from "../support/base-images.ts";
 import { cleanupInspected, inspectOciLayout } from "../support/image-assert.ts";
 import { makeContext, runKiln } from "../support/kiln.ts";
+import { validateOciLayout, validateRegistryImage } from "../support/validate-image.ts";
 
 let reg: TestRegistry;
 let base: string;
@@ -44,6 +45,7 @@ describe.each([
     const config = JSON.parse(sh(`skopeo inspect --config --raw oci:${layout}:t`));
     const top = manifest.layers.at(-1);
     expect(top.mediaType).toBe(`application/vnd.oci.image.layer.v1.tar+${codec}`);
+    expect(await validateOciLayout(layout)).toEqual([]);
     const blob = join(layout, "blobs", "sha256", top.digest.slice(7));
     expect(sh(`${check} ${blob} && echo ok`).trim()).toBe("ok");
     expect("sha256:" + sh(`${decompress} ${blob} | sha256sum`).split(" ")[0]).toBe(config.rootfs.diff_ids.at(-1));
@@ -65,3 +67,21 @@ describe.each([
     }
   }, 120_000);
 });
+
+// Docker schema 2 has no zstd layer type: a zstd layer on a Docker-format base (scratch is one) was labelled tar.gzip.
+// BuildKit turns the image OCI for zstd; so does kiln.
+test("FROM scratch --compression=zstd: the layer is labelled zstd and the image is OCI, in the registry and the layout", async () => {
+  const ctx = makeContext({ Dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", "a.txt": "zstd\n".repeat(1000) });
+  const out = mkdtempSync(join(tmpdir(), "kiln-compress-"));
+  cleanup.push(ctx, out);
+  const layout = join(out, "layout");
+  const dest = `${reg.host}/scratch-zstd:t`;
+  const r = await runKiln(["-c", ctx, "--insecure", "--compression", "zstd", "--oci-layout-path", layout, "-d", dest]);
+  expect(r.stderr).not.toContain("ERROR");
+  expect(r.code).toBe(0);
+  expect(await validateOciLayout(layout)).toEqual([]);
+  expect(await validateRegistryImage(dest)).toEqual([]);
+  const manifest = JSON.parse(sh(`skopeo inspect --raw --tls-verify=false docker://${dest}`));
+  expect(manifest.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
+  expect(manifest.layers.map((l: any) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar+zstd"]);
+}, 120_000);
