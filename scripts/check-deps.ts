@@ -1,6 +1,8 @@
-// Keeps ARCHITECTURE.md's dependency rules: which lib/ folder may import which, only through mod.ts,
-// and cli/ only through the top-level mod.ts. Run directly, or through tests/architecture_test.ts.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+// Keeps ARCHITECTURE.md's dependency rules: which lib/ folder may import which, only through mod.ts, no folder
+// re-exporting another's code as its own (which would let a third folder reach around the rules), the top-level
+// mod.ts only through the folders' mod.ts, and cli/ only through the top-level mod.ts.
+// Run directly, or through tests/architecture_test.ts.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, dirname } from "node:path";
 
 const ALLOWED: Record<string, string[]> = {
@@ -14,8 +16,8 @@ const ALLOWED: Record<string, string[]> = {
   context: ["layer"],
   sandbox: ["rootfs"],
   instructions: ["dockerfile", "shell", "rootfs", "sandbox", "context", "image"],
-  cache: ["image", "registry", "context"],
-  build: ["log", "shell", "dockerfile", "image", "layer", "registry", "rootfs", "sandbox", "context", "instructions", "cache"],
+  cache: ["image", "registry", "context", "layer"],
+  builder: ["log", "shell", "dockerfile", "image", "layer", "registry", "rootfs", "sandbox", "context", "instructions", "cache"],
 };
 
 function files(dir: string): string[] {
@@ -30,28 +32,30 @@ function files(dir: string): string[] {
 
 export function checkDeps(repo: string): string[] {
   const problems: string[] = [];
-  const importRe = /^\s*(?:import|export)\b[^'"]*?from\s+["']([^"']+)["']/gm;
-  const check = (file: string, ok: (target: string) => string | undefined) => {
+  const importRe = /^\s*(import|export)\b[^'"]*?from\s+["']([^"']+)["']/gm;
+  const check = (file: string, ok: (target: string, reexport: boolean) => string | undefined) => {
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(importRe)) {
-      const spec = m[1];
+      const spec = m[2];
       if (!spec.startsWith(".")) continue;
-      const why = ok(relative(repo, resolve(dirname(file), spec)));
-      if (why) problems.push(`${relative(repo, file)}: imports ${spec}: ${why}`);
+      const why = ok(relative(repo, resolve(dirname(file), spec)), m[1] === "export");
+      if (why) problems.push(`${relative(repo, file)}: ${m[1] === "export" ? "re-exports" : "imports"} ${spec}: ${why}`);
     }
   };
   for (const folder of readdirSync(join(repo, "lib"))) {
     for (const file of files(join(repo, "lib", folder))) {
-      check(file, (target) => {
+      check(file, (target, reexport) => {
         const [top, other, ...rest] = target.split("/");
         if (top !== "lib") return top === "package.json" ? undefined : "lib/ may not import outside lib/";
         if (other === folder) return undefined;
+        if (reexport) return `lib/${folder} may not re-export lib/${other}'s code as its own`;
         if (other !== "log" && !(ALLOWED[folder] ?? []).includes(other)) return `lib/${folder} may not use lib/${other}`;
         if (rest.join("/") !== "mod.ts") return `import lib/${other} only through its mod.ts`;
         return undefined;
       });
     }
   }
+  if (existsSync(join(repo, "mod.ts"))) check(join(repo, "mod.ts"), (target) => (/^lib\/[^/]+\/mod\.ts$/.test(target) ? undefined : "the top-level mod.ts may use only the folders' mod.ts"));
   for (const file of files(join(repo, "cli"))) {
     check(file, (target) => (target === "mod.ts" || target.startsWith("cli/") ? undefined : "cli/ may import only the top-level mod.ts"));
   }

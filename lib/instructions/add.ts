@@ -5,13 +5,12 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, utime
 import { basename, join } from "node:path";
 import type { AddInstruction } from "../dockerfile/mod.ts";
 import { fetchGit, isGitUrl, resolveSource } from "../context/mod.ts";
-import { ArchiveError, archiveCodec, extractArchive } from "./archive.ts";
+import { ArchiveError, archiveCodec, extractArchive, resolveHostPath, type ArchiveCodec } from "../rootfs/mod.ts";
 import { DownloadError, downloadTo } from "./download.ts";
 import type { StepContext } from "./context.ts";
 import { copyDest, copyMode, copyOwner, executeCopy } from "./copy.ts";
 import { copyInto, CopyError, makeDestDir, type CopyOptions } from "./copy-files.ts";
 import { InstructionError } from "./metadata.ts";
-import { hostPath } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { copyCreatedBy } from "./history.ts";
 
@@ -58,13 +57,13 @@ export async function executeAdd(instr: AddInstruction, state: StageState, ctx: 
   const mode = copyMode(instr.chmod, what);
   const dest = copyDest(state, instr.dest);
   const opts: CopyOptions = { owner, ...(mode ? { mode } : {}), what };
-  const destIsDir = dest.endsWith("/") || isDir(hostPath(ctx.rootDir, dest));
+  const destIsDir = dest.endsWith("/") || isDir(resolveHostPath(ctx.rootDir, dest));
   if (instr.sources.length + instr.heredocSources.length > 1 && !destIsDir) {
     throw new InstructionError(`${what}: when adding more than one source the destination must be a directory and end with a "/"`);
   }
 
   // Local sources that are archives are unpacked; the rest (and heredocs) go through COPY unchanged.
-  const archives: { abs: string; name: string; codec: NonNullable<Awaited<ReturnType<typeof archiveCodec>>> }[] = [];
+  const archives: { abs: string; name: string; codec: ArchiveCodec }[] = [];
   const plain: string[] = [];
   for (const s of instr.sources) {
     if (URL_RE.test(s) || isGitUrl(s)) continue;
@@ -89,7 +88,7 @@ export async function executeAdd(instr: AddInstruction, state: StageState, ctx: 
       const dir = dest.endsWith("/") ? dest.slice(0, -1) || "/" : dest;
       written.push(...makeDestDir(ctx.rootDir, dir, opts));
       try {
-        written.push(dir, ...await extractArchive(ctx.rootDir, a.abs, a.codec, dir, { ...(instr.chown ? { owner } : {}), ...(mode ? { mode } : {}) }));
+        written.push(dir, ...await extractArchive(ctx.rootDir, a.abs, a.codec, dir, { logger: ctx.logger, ...(instr.chown ? { owner } : {}), ...(mode ? { mode } : {}) }));
       } catch (e) {
         if (e instanceof ArchiveError) throw new InstructionError(`${what}: unpacking ${a.name}: ${e.message}`);
         throw e;

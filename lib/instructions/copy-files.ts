@@ -4,8 +4,8 @@ import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync,
 import { basename, dirname, join } from "node:path";
 import type { ResolvedSource } from "../context/mod.ts";
 import type { ModeFn } from "./chmod.ts";
-import { hostPath, rootPath } from "./paths.ts";
-import { getXattrs, setXattr } from "../rootfs/mod.ts";
+import { rootPath } from "./paths.ts";
+import { getXattrs, resolveHostPath, setXattr } from "../rootfs/mod.ts";
 
 export interface Ownership { uid: number; gid: number }
 
@@ -32,7 +32,7 @@ export class CopyError extends Error {
 export function copyInto(root: string, sources: ResolvedSource[], dest: string, opts: CopyOptions): string[] {
   const written: string[] = [];
   const destIsDirSyntax = dest.endsWith("/");
-  const destHost = hostPath(root, dest);
+  const destHost = resolveHostPath(root, dest);
   const destExistsAsDir = isDir(destHost);
   if ((sources.length > 1) && !destIsDirSyntax && !destExistsAsDir) {
     throw new CopyError(`${opts.what}: when copying more than one source the destination must be a directory and end with a "/"`);
@@ -109,7 +109,7 @@ function copyEntry(root: string, from: ResolvedSource, src: string, sub: string,
 /** Makes `dir` (absolute, in-root) and its missing parents as COPY would; returns the in-root paths created. */
 export function makeDestDir(root: string, dir: string, opts: CopyOptions): string[] {
   const written: string[] = [];
-  ensureDir(root, hostPath(root, dir), opts, written, true);
+  ensureDir(root, resolveHostPath(root, dir), opts, written, true);
   return written;
 }
 

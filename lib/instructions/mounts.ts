@@ -10,9 +10,8 @@ import type { IgnoreMatcher } from "../context/mod.ts";
 import type { SandboxMount } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
 import { InstructionError } from "./metadata.ts";
-import { hostPath } from "./paths.ts";
 import { makeStub, MountPointError, removeStub, type Stub } from "./stubs.ts";
-import { FileLock } from "../rootfs/mod.ts";
+import { FileLock, resolveHostPath } from "../rootfs/mod.ts";
 
 /** A --secret value: a file read when a RUN mounts it, or a value the CLI took from the environment. */
 export type SecretSource = { file: string } | { value: string };
@@ -179,7 +178,7 @@ export async function prepareMounts(list: RunMount[], workdir: string | undefine
       };
       switch (m.type) {
         case "cache": {
-          const seed = m.from !== undefined ? hostPath(await ctx.fromRoot(m.from), m.source ?? "/") : undefined;
+          const seed = m.from !== undefined ? resolveHostPath(await ctx.fromRoot(m.from), m.source ?? "/") : undefined;
           if (seed !== undefined && !existsSync(seed)) throw new InstructionError(`${label}: source "${m.source}" not found in ${m.from}`);
           const c = await res.cache(m.id ?? m.target!, m.sharing ?? "shared", {
             mode: octal(m.mode, label, 0o755), uid: id(m.uid, "uid", label, 0), gid: id(m.gid, "gid", label, 0), ...(seed ? { seed } : {}),
@@ -192,10 +191,10 @@ export async function prepareMounts(list: RunMount[], workdir: string | undefine
           let source: string;
           let private_ = false; // a scratch copy already, which rw writes may change
           if (m.from !== undefined) {
-            source = hostPath(await ctx.fromRoot(m.from), m.source ?? "/");
+            source = resolveHostPath(await ctx.fromRoot(m.from), m.source ?? "/");
             if (!existsSync(source)) throw new InstructionError(`${label}: source "${m.source ?? "/"}" not found in ${m.from}`);
           } else {
-            source = hostPath(ctx.buildContext.dir, m.source ?? "/");
+            source = resolveHostPath(ctx.buildContext.dir, m.source ?? "/");
             const rel = posix.normalize("/" + (m.source ?? "/")).slice(1).replace(/\/$/, "");
             if (!existsSync(source) || (rel && ctx.buildContext.ignore.ignores(rel))) {
               throw new InstructionError(`${label}: source "${m.source ?? "/"}" not found in the build context (or excluded by .dockerignore)`);

@@ -4,7 +4,7 @@
 import { lstatSync, mkdirSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { setTimesNs } from "../sandbox/mod.ts";
-import { hostPath } from "./paths.ts";
+import { resolveHostPath } from "../rootfs/mod.ts";
 
 export class MountPointError extends Error {
   constructor(message: string) {
@@ -25,7 +25,7 @@ export interface Stub {
 
 /** Makes `target` (absolute, in-root) exist as a `kind`, following symlinks the way the chrooted command would. */
 export function makeStub(root: string, target: string, kind: "dir" | "file"): Stub {
-  const host = hostPath(root, target);
+  const host = resolveHostPath(root, target);
   const stub: Stub = { host, created: [], kind };
   const missing: string[] = [];
   let p = host;

@@ -2,9 +2,9 @@
 import { lstatSync, mkdirSync, chownSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import type { WorkdirInstruction } from "../dockerfile/mod.ts";
-import { resolveUser } from "../rootfs/mod.ts";
+import { resolveHostPath, resolveUser } from "../rootfs/mod.ts";
 import type { StepContext } from "./context.ts";
-import { hostPath, resolveAgainst, rootPath } from "./paths.ts";
+import { resolveAgainst, rootPath } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { withRuntime } from "./state.ts";
 import { InstructionError } from "./metadata.ts";
@@ -17,7 +17,7 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
   if (!ctx) return { state: next, changes: { kind: "none" }, createdBy };
   const created: string[] = [];
   const make = (p: string) => {
-    const host = hostPath(ctx.rootDir, p);
+    const host = resolveHostPath(ctx.rootDir, p);
     const st = lstatOrMissing(host);
     if (st?.isDirectory()) return false;
     if (st) throw new InstructionError(`WORKDIR ${dir}: ${rootPath(ctx.rootDir, host)} exists and is not a directory`);
@@ -30,7 +30,7 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
     // No USER is uid 0, with or without an /etc/passwd (FROM scratch has none).
     const user = await resolveUser(ctx.rootDir, state.config.config.User || "0");
     // BuildKit's mkdir -p runs as the USER: every directory it creates, parents included, is owned by it.
-    for (const p of created) chownSync(hostPath(ctx.rootDir, p), user.uid, user.gid);
+    for (const p of created) chownSync(resolveHostPath(ctx.rootDir, p), user.uid, user.gid);
   }
   // A WORKDIR that created nothing adds no layer (BuildKit commits an empty one; see tests/conformance/README.md).
   return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy };

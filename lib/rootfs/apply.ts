@@ -1,5 +1,7 @@
-// Applies one layer's entries to a build root, following the OCI image spec's changeset rules
-// (whiteouts, opaque directories, replacement of differing types) and never writing outside the root.
+// Applies a tar's entries to a build root, never writing outside it, under one of two rule sets: an image layer's
+// (the OCI image spec's changeset: whiteouts, opaque directories, device nodes, replacement of differing types) or
+// an archive's that ADD unpacks (Docker's untar: entries and hardlink targets under the destination, --chown and
+// --chmod over the archive's owners and modes, ".wh." names taken literally, devices and FIFOs skipped).
 import {
   chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
   mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeSync, type Stats,
@@ -7,9 +9,10 @@ import {
 import type { Logger } from "../log/mod.ts";
 import type { ReadEntry, ReadHeader } from "../layer/mod.ts";
 import type { ContentHasher } from "./content-hash.ts";
-import { LayerApplyError } from "./errors.ts";
+import { ArchiveError, LayerApplyError } from "./errors.ts";
 import { mknod } from "./mknod.ts";
 import { setXattr } from "./xattr.ts";
+import { posix } from "node:path";
 import { ancestors, baseOf, hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 
 const WHITEOUT = ".wh.";
@@ -19,11 +22,22 @@ export interface ApplyOptions {
   logger: Logger;
   /** Root paths whose entries are skipped (and never deleted). */
   ignorePaths: readonly string[];
-  /** Filled with root path -> content hash of every regular file written (and hardlinked). */
-  hashes: Map<string, string>;
-  hasher: ContentHasher;
+  /** Filled with root path -> content hash of every regular file written (and hardlinked), when a hasher is given. */
+  hashes?: Map<string, string>;
+  hasher?: ContentHasher;
   /** Filled with every root path this layer created, replaced or removed (for incremental re-indexing). */
   touched: Set<string>;
+  /** ADD's rules instead of a layer's (see the top of this file). */
+  untar?: UntarRules;
+}
+
+export interface UntarRules {
+  /** The destination directory (a normalised root path): every entry, and every hardlink target, lands beneath it. */
+  dest: string;
+  /** --chown: replaces the archive's owners. */
+  owner?: { uid: number; gid: number };
+  /** --chmod: the mode of an entry from the archive's permission bits. */
+  mode?: (bits: number, isDir: boolean) => number;
 }
 
 function lstatOrUndefined(host: string): Stats | undefined {
@@ -67,11 +81,11 @@ function createFile(host: string): number | undefined {
 
 // Writes the body and sets the metadata through the open descriptor: fewer path lookups than by name,
 // in the same order as setMetadata (owner, mode, xattrs, times).
-async function writeFile(fd: number, host: string, h: ReadHeader, body: AsyncIterable<Uint8Array>, hasher: ContentHasher, xattrFailed: (name: string, err: Error) => void): Promise<void> {
-  hasher.begin();
+async function writeFile(fd: number, host: string, h: ReadHeader, body: AsyncIterable<Uint8Array>, hasher: ContentHasher | undefined, xattrFailed: (name: string, err: Error) => void): Promise<void> {
+  hasher?.begin();
   try {
     for await (const chunk of body) {
-      hasher.update(chunk);
+      hasher?.update(chunk);
       let off = 0;
       while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
     }
@@ -105,6 +119,7 @@ class LayerApplier {
   #warnedXattr = false;
   #warnedNode = false;
   readonly #xattrFailed = (name: string, err: Error) => {
+    if (this.opts.untar) throw err; // an archive's attributes are what the user asked for
     if (this.#warnedXattr) return;
     this.#warnedXattr = true;
     this.opts.logger.warn("cannot set an extended attribute from the layer; further failures are not reported", { name, error: err.message });
@@ -119,17 +134,18 @@ class LayerApplier {
   constructor(private readonly root: string, private readonly opts: ApplyOptions) {}
 
   async entry(e: ReadEntry): Promise<void> {
-    const h = e.header;
+    const untar = this.opts.untar;
+    const h = untar ? untarHeader(e.header, untar) : e.header;
     let p: string;
     let parent: string | undefined;
     try {
-      p = layerPath(h.name);
-      if (p === "/") return; // the root's own entry: its owner and mode are the host's business
+      p = untar ? underDest(untar, h.name) : layerPath(h.name);
+      // The root's own entry (or the archive's): the owner and mode of the root or the destination stay.
+      if (p === (untar ? untar.dest : "/")) return;
       parent = this.#parents.get(parentOf(p));
       if (parent === undefined) parent = resolveInRoot(this.root, parentOf(p), true);
     } catch (err) {
-      if (err instanceof RootPathError) throw new LayerApplyError(h.name, err.message, err);
-      throw err;
+      throw this.#error(h.name, err);
     }
     const name = baseOf(p);
     const target = joinRoot(parent, name);
@@ -137,15 +153,21 @@ class LayerApplier {
       this.opts.logger.debug("skipping ignored layer entry", { path: target });
       return;
     }
-    if (name === OPAQUE) return this.#opaque(parent);
-    if (name.startsWith(WHITEOUT)) return this.#whiteout(joinRoot(parent, name.slice(WHITEOUT.length)));
-    if (!this.#parents.has(parentOf(p))) {
-      this.#mkdirs(h.name, parent);
-      this.#parents.set(parentOf(p), parent);
+    if (!untar && name === OPAQUE) return this.#opaque(parent);
+    if (!untar && name.startsWith(WHITEOUT)) return this.#whiteout(joinRoot(parent, name.slice(WHITEOUT.length)));
+    try {
+      if (!this.#parents.has(parentOf(p))) {
+        this.#mkdirs(h.name, parent);
+        this.#parents.set(parentOf(p), parent);
+      }
+    } catch (err) {
+      throw this.#error(h.name, err);
     }
+    // Devices and FIFOs need privileges a build should not assume: Docker's untar (and BuildKit's) skip them too when they cannot.
+    if (untar && !["file", "directory", "symlink", "link"].includes(h.type)) return;
     const host = hostPath(this.root, target);
     this.opts.touched.add(target);
-    this.opts.hashes.delete(target);
+    this.opts.hashes?.delete(target);
     try {
       // A new file is created straight away; only when the name is taken is the old entry looked at.
       let fd = h.type === "file" ? createFile(host) : undefined;
@@ -169,9 +191,19 @@ class LayerApplier {
         for (const a of ancestors(target)) this.#holds.add(a);
       }
     } catch (err) {
-      if (err instanceof LayerApplyError) throw err;
-      throw new LayerApplyError(h.name, (err as Error).message, err);
+      throw this.#error(h.name, err);
     }
+  }
+
+  // Each rule set's error: a layer's names the layer entry; an archive's names the entry without the build root's
+  // host path (the user knows the archive and the destination), and a full disk keeps its code for the CLI's line.
+  #error(entry: string, err: unknown): Error {
+    if (err instanceof LayerApplyError || err instanceof ArchiveError) return err;
+    if (!this.opts.untar) return new LayerApplyError(entry, (err as Error).message, err);
+    if (err instanceof RootPathError) return new ArchiveError(entry, err.message, err);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ENOSPC" || e.code === "EDQUOT") return e;
+    return new ArchiveError(entry, e.code && e.syscall ? `${e.syscall}: ${e.code}` : e.message, err);
   }
 
   /** Sets the deferred directory metadata (skipping dirs a later entry replaced). */
@@ -189,17 +221,17 @@ class LayerApplier {
         return true;
       case "file":
         await writeFile(fd!, host, h, body, this.opts.hasher, this.#xattrFailed);
-        this.opts.hashes.set(target, this.opts.hasher.end(h.xattrs));
+        if (this.opts.hasher) this.opts.hashes?.set(target, this.opts.hasher.end(h.xattrs));
         return true;
       case "symlink":
         symlinkSync(h.linkname ?? "", host);
         break;
       case "link": {
-        const src = this.#linkSource(h);
+        const src = this.opts.untar ? this.#untarLinkSource(h, this.opts.untar) : this.#linkSource(h);
         linkSync(hostPath(this.root, src), host);
-        this.opts.touched.add(src); // its link count and ctime changed
-        const hash = this.opts.hashes.get(src);
-        if (hash !== undefined) this.opts.hashes.set(target, hash);
+        if (!this.opts.untar) this.opts.touched.add(src); // its link count and ctime changed
+        const hash = this.opts.hashes?.get(src);
+        if (hash !== undefined) this.opts.hashes!.set(target, hash);
         return true; // shares the target's inode: its metadata is the target's
       }
       case "character-device":
@@ -237,6 +269,17 @@ class LayerApplier {
     return src;
   }
 
+  // Docker's and BuildKit's untar: the target, absolute or not, names an entry under the destination.
+  #untarLinkSource(h: ReadHeader, untar: UntarRules): string {
+    const src = underDest(untar, h.linkname ?? "");
+    const resolved = joinRoot(resolveInRoot(this.root, parentOf(src), true), baseOf(src));
+    const st = lstatOrUndefined(hostPath(this.root, resolved));
+    if (!st || st.isDirectory()) {
+      throw new ArchiveError(h.name, `hardlink to "${h.linkname}": ${src} ${st ? "is a directory" : "does not exist (hardlink targets are resolved under the destination, and must come earlier in the archive)"}`);
+    }
+    return resolved;
+  }
+
   // Creates missing parents (as tar does, mode 0755); parents were resolved, so none is a symlink.
   #mkdirs(entry: string, parent: string): void {
     let cur = "/";
@@ -272,6 +315,22 @@ class LayerApplier {
       rmSync(hostPath(this.root, p), { recursive: true, force: true });
     }
   }
+}
+
+/** An archive entry's name as a root path under the destination; a ".." cannot climb above it. */
+function underDest(untar: UntarRules, name: string): string {
+  return posix.join(untar.dest, posix.normalize("/" + name)).replace(/(.)\/$/, "$1");
+}
+
+/** The header with --chown and --chmod applied (an archive entry without an owner belongs to root). */
+function untarHeader(h: ReadHeader, untar: UntarRules): ReadHeader {
+  const bits = (h.mode ?? 0o644) & 0o7777;
+  return {
+    ...h,
+    uid: untar.owner?.uid ?? h.uid ?? 0,
+    gid: untar.owner?.gid ?? h.gid ?? 0,
+    mode: untar.mode ? untar.mode(bits, h.type === "directory") : bits,
+  };
 }
 
 /** Applies entries (from readLayer) to the tree at `root` (a host directory). */

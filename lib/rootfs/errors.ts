@@ -8,6 +8,14 @@ export class LayerApplyError extends Error {
   }
 }
 
+/** An entry of an archive ADD unpacks that cannot be unpacked; `entry` is its name in the archive. */
+export class ArchiveError extends Error {
+  override name = "ArchiveError";
+  constructor(readonly entry: string, problem: string, cause?: unknown) {
+    super(`entry "${entry}": ${problem}`, { cause });
+  }
+}
+
 /** A layer's bytes, as they arrived, are not the blob its digest names. */
 export class LayerDigestError extends Error {
   override name = "LayerDigestError";

@@ -1,6 +1,7 @@
 // Path rules inside a build root. Paths are "root paths": absolute, normalised, "/" is the root.
 // Resolution follows symlinks the way a chroot would, so no link can lead outside the root.
 import { lstatSync, readlinkSync } from "node:fs";
+import { join, posix } from "node:path";
 
 const MAX_LINKS = 40; // as Linux's MAXSYMLINKS
 
@@ -87,4 +88,13 @@ export function resolveInRoot(root: string, p: string, followLast: boolean): str
     pending = [...target.split("/").filter((s) => s !== "" && s !== "."), ...pending];
   }
   return "/" + done.join("/");
+}
+
+/**
+ * The host path a path inside the root stands for, as a process chrooted into `root` would resolve it: the path
+ * is cleaned first (relative means from "/", a leading ".." stays at the root: Docker's FollowSymlinkInScope),
+ * then resolved by resolveInRoot. The last component is followed unless followLast is false.
+ */
+export function resolveHostPath(root: string, p: string, followLast = true): string {
+  return join(root, resolveInRoot(root, posix.normalize("/" + p), followLast));
 }
