@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { useBusyboxRegistry } from "../support/e2e.ts";
 import { cleanupInspected, inspectDockerArchive, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
 import { makeContext, runKiln, type KilnFlavour } from "../support/kiln.ts";
+import { validateOciLayout, validateRegistryImage } from "../support/validate-image.ts";
 
 
 const fx = useBusyboxRegistry();
@@ -94,6 +95,7 @@ describe.each(["source", "binary"] as KilnFlavour[])("kiln from %s", (flavour) =
     ], { flavour });
     expect(r.stderr).not.toContain("ERROR");
     expect(r.code).toBe(0);
+    expect(await validateRegistryImage(dest)).toEqual([]);
     const img = await inspectRegistryImage(dest);
     try {
       const baseImg = await inspectRegistryImage(fx.base);
@@ -119,6 +121,7 @@ test("FROM scratch to a docker-archive and an OCI layout without pushing", async
     "--oci-layout-path", join(out, "layout"), "--destination", `${fx.reg.host}/scratchy:t1`,
   ]);
   expect(r.code).toBe(0);
+  expect(await validateOciLayout(join(out, "layout"))).toEqual([]);
   for (const img of [await inspectDockerArchive(join(out, "image.tar")), await inspectOciLayout(join(out, "layout"), "t1")]) {
     try {
       expect(img.files.get("/files/a.txt")).toMatchObject({ content: "A\n", mode: 0o644, uid: 0 });

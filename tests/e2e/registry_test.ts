@@ -6,6 +6,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBusybox } from "../support/base-images.ts";
 import { cleanupInspected, inspectRegistryImage, runTool } from "../support/image-assert.ts";
 import { makeContext, runKiln } from "../support/kiln.ts";
+import { validateRegistryImage } from "../support/validate-image.ts";
 import { RegistryClient } from "../../lib/registry/mod.ts";
 import { MediaType, serializeImage, type Platform } from "../../lib/image/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
@@ -54,6 +55,7 @@ describe("mirrors and registry-map across two registries", () => {
     ], { env: { KANIKO_REGISTRY_MIRROR: `${dead};${mirror.host}/hub` } });
     expect(r.stderr).toContain(`mirror ${dead} failed`);
     expect(r.code).toBe(0);
+    expect(await validateRegistryImage(dest)).toEqual([]);
     const img = await inspectRegistryImage(dest);
     try {
       expect(img.files.get("/m.txt")?.content).toBe("mirrored\n");
@@ -70,6 +72,7 @@ describe("mirrors and registry-map across two registries", () => {
     const ok = await runKiln([...common, "-d", `${origin.host}/out/mapped:1`]);
     expect(ok.stderr).toContain(`mirror ${mirror.host}/elsewhere failed`);
     expect(ok.code).toBe(0);
+    expect(await validateRegistryImage(`${origin.host}/out/mapped:1`)).toEqual([]);
     const strict = await runKiln([...common, "-d", `${origin.host}/out/mapped:2`, "--skip-default-registry-fallback"]);
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain("--skip-default-registry-fallback forbids");
@@ -101,6 +104,8 @@ describe("--custom-platform against a multi-platform index", () => {
     const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests });
     const res = await fetch(`${reg.url}/v2/multi/base/manifests/latest`, { method: "PUT", body, headers: { "content-type": MediaType.ociIndex } });
     expect(res.status).toBe(201);
+    // kiln's client pushed the images the index names.
+    expect(await validateRegistryImage(`${reg.host}/multi/base:latest`)).toEqual([]);
   }, 60_000);
   afterAll(async () => {
     await reg?.stop();
@@ -114,6 +119,7 @@ describe("--custom-platform against a multi-platform index", () => {
       const r = await runKiln(["-c", ctx, "-d", dest, "--insecure-registry", reg.host, "--custom-platform", platform]);
       if (r.code !== 0) console.error(r.stderr);
       expect(r.code).toBe(0);
+      expect(await validateRegistryImage(dest)).toEqual([]);
       const raw = JSON.parse(await runTool(["skopeo", "inspect", "--tls-verify=false", "--config", "--raw", `docker://${dest}`]));
       expect(raw.architecture).toBe(arch);
       expect(raw.os).toBe("linux");
@@ -171,6 +177,7 @@ describe("push permission check and GitLab CI credentials", () => {
     });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("STEP-RAN");
+    expect(await validateRegistryImage(dest, { creds: `${reg.username}:${reg.password}` })).toEqual([]);
     const img = await inspectRegistryImage(dest, { creds: `${reg.username}:${reg.password}` });
     try {
       expect(img.files.get("/bin/busybox")?.type).toBe("file");
