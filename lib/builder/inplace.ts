@@ -4,7 +4,7 @@
 // the context and --ignore-path entries.
 import { readFileSync } from "node:fs";
 import type { Logger } from "../log/mod.ts";
-import { mountIgnorePaths, RootFS } from "../rootfs/mod.ts";
+import { inPlaceIgnorePaths, RootFS } from "../rootfs/mod.ts";
 
 export interface InPlaceRootOptions {
   /** kiln's directory (/kaniko): the binary, its loader and libraries, CA certs, config.json, the builds' own directories. */
@@ -18,12 +18,6 @@ export interface InPlaceRootOptions {
   tmpDir: string;
 }
 
-/**
- * Paths always left alone in-place: kaniko's list, /busybox (the debug image's shell) and /kaniko, where the
- * running executor lives even when --kaniko-dir moves the work dir elsewhere.
- */
-const ALWAYS_IGNORED = ["/kaniko", "/proc", "/sys", "/dev", "/etc/mtab", "/busybox", "/tmp/apt-key-gpghome"];
-
 export class InPlaceRoot {
   readonly dir = "/";
   readonly ignorePaths: string[];
@@ -32,9 +26,7 @@ export class InPlaceRoot {
   #dirty = false;
 
   constructor(o: InPlaceRootOptions) {
-    this.ignorePaths = [...new Set([
-      ...ALWAYS_IGNORED, o.workDir, o.contextDir, ...mountIgnorePaths(o.mountinfo, "/"), ...o.extraIgnorePaths,
-    ])].filter((p) => p !== "/");
+    this.ignorePaths = inPlaceIgnorePaths(o);
     this.#logger = o.logger;
     this.#tmpDir = o.tmpDir;
   }

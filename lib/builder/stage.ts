@@ -8,7 +8,7 @@ import { appendLayers, layerMediaType } from "../image/mod.ts";
 import {
   execute, lookupFor, sortedConfig, traits, type StageState, type StepContext, InstructionError, RunFailedError, type MountResources,
 } from "../instructions/mod.ts";
-import { RootFS } from "../rootfs/mod.ts";
+import { isolatedIgnorePaths, RootFS } from "../rootfs/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
 import type { BuildOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
@@ -56,7 +56,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
       chmodSync(rootDir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
     }
     const fs = new RootFS(rootDir, {
-      logger: log, ignorePaths: input.inPlace?.ignorePaths ?? ["/proc", "/sys", "/dev", ...options.ignorePaths], tmpDir, snapshotMode: options.snapshotMode,
+      logger: log, ignorePaths: input.inPlace?.ignorePaths ?? isolatedIgnorePaths(options.ignorePaths), tmpDir, snapshotMode: options.snapshotMode,
     });
     for (const v of volumes) fs.ignoreBeneath(v);
     // In-place, the earlier stage's files were wiped from "/": its layers are applied again instead.

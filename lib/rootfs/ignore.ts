@@ -1,4 +1,5 @@
-// Ignore-list helpers: mounts inside a build root must never end up in a layer.
+// Ignore lists: what a build root's layers and wipes leave alone (kiln's own directory, mounts, the kernel's
+// filesystems, --ignore-path), and the predicate snapshots ask.
 
 // mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
 function unescapeMount(s: string): string {
@@ -19,6 +20,35 @@ export function mountIgnorePaths(mountinfo: string, root: string): string[] {
     if (base === "" ? mp !== "/" : mp.startsWith(base + "/")) out.add(mp.slice(base.length));
   }
   return [...out].sort();
+}
+
+/**
+ * Paths always left alone in-place: kaniko's list, /busybox (the debug image's shell) and /kaniko, where the
+ * running executor lives even when --kaniko-dir moves the work dir elsewhere.
+ */
+const IN_PLACE_ALWAYS = ["/kaniko", "/proc", "/sys", "/dev", "/etc/mtab", "/busybox", "/tmp/apt-key-gpghome"];
+
+export interface InPlaceIgnoreInput {
+  /** kiln's directory (/kaniko or --kaniko-dir). */
+  workDir: string;
+  /** The build context directory, kept even when it is not a mount. */
+  contextDir: string;
+  /** Text of /proc/self/mountinfo. */
+  mountinfo: string;
+  /** --ignore-path. */
+  extraIgnorePaths: readonly string[];
+}
+
+/** The in-place mode's keep-list over "/": never unpacked over, snapshotted or wiped. */
+export function inPlaceIgnorePaths(o: InPlaceIgnoreInput): string[] {
+  return [...new Set([
+    ...IN_PLACE_ALWAYS, o.workDir, o.contextDir, ...mountIgnorePaths(o.mountinfo, "/"), ...o.extraIgnorePaths,
+  ])].filter((p) => p !== "/");
+}
+
+/** The isolated mode's: the kernel filesystems every RUN mounts into its root, and --ignore-path. */
+export function isolatedIgnorePaths(extraIgnorePaths: readonly string[]): string[] {
+  return ["/proc", "/sys", "/dev", ...extraIgnorePaths];
 }
 
 /** What snapshots leave out: `paths` with everything beneath them; only what lies beneath `beneath` entries (VOLUMEs). */

@@ -6,5 +6,5 @@ export { archiveCodec, extractArchive, type ArchiveCodec, type ExtractOptions } 
 export { resolveUser, type ResolvedUser } from "./user.ts";
 export { ArchiveError, LayerApplyError, LayerDigestError, UserLookupError } from "./errors.ts";
 export { resolveInRoot, resolveHostPath, layerPath } from "./paths.ts";
-export { mountIgnorePaths } from "./ignore.ts";
+export { inPlaceIgnorePaths, isolatedIgnorePaths, mountIgnorePaths, type InPlaceIgnoreInput } from "./ignore.ts";
 export { FileLock, FileLockError } from "./flock.ts";
