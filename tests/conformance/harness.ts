@@ -1,7 +1,7 @@
 // The conformance harness: every directory under tests/conformance/ is a case (a Dockerfile and its context).
 // A case is built by the real Docker engine (BuildKit) and by kiln; the two images are read back with skopeo +
 // umoci (tests/support/image-assert.ts) and compared after normalising what may legitimately differ (timestamps,
-// layer boundaries, digests). A case with expected.json states the expected image instead, for syntax Debian's
+// layer boundaries, digests); kiln's image must also pass the validator (tests/support/validate-image.ts). A case with expected.json states the expected image instead, for syntax Debian's
 // Docker 20.10 frontend lacks; it is built by kiln only.
 import { createReadStream } from "node:fs";
 import tar from "tar-stream";
@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { cleanupInspected, inspectDockerArchive, type FileEntry, type InspectedImage } from "../support/image-assert.ts";
 import { runKiln } from "../support/kiln.ts";
+import { validateOciLayout } from "../support/validate-image.ts";
 import type { TestDocker } from "../support/docker.ts";
 
 export const CASES_DIR = resolve(import.meta.dir);
@@ -113,7 +114,7 @@ export async function pushSupportImages(env: Env): Promise<void> {
   }
 }
 
-interface Built { image?: InspectedImage; error?: string; noop?: Set<number> }
+interface Built { image?: InspectedImage; error?: string; noop?: Set<number>; invalid?: string[] }
 
 async function buildWithDocker(c: Case, ctx: string, out: string, env: Env): Promise<Built> {
   const docker = env.docker!;
@@ -134,16 +135,18 @@ async function buildWithDocker(c: Case, ctx: string, out: string, env: Env): Pro
 
 async function buildWithKiln(c: Case, ctx: string, out: string): Promise<Built> {
   const tar = join(out, "kiln.tar");
+  const layout = join(out, "kiln-layout");
   const args = [
     "--context", `dir://${ctx}`, "--dockerfile", join(ctx, c.options.dockerfile ?? "Dockerfile"),
-    "--no-push", "--tar-path", tar, "--insecure-pull", "--log-format", "text",
+    "--no-push", "--tar-path", tar, "--oci-layout-path", layout, "--insecure-pull", "--log-format", "text",
   ];
   for (const [k, v] of Object.entries(c.options.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   for (const [k, v] of Object.entries(c.options.labels ?? {})) args.push("--label", `${k}=${v}`);
   if (c.options.target) args.push("--target", c.options.target);
   const r = await runKiln(args, { env: { TMPDIR: out } });
   if (r.code !== 0) return { error: `kiln failed (${r.code}): ${lastLines(r.stderr)}` };
-  return { image: await inspectDockerArchive(tar) };
+  // The OCI layout is what the validator reads: the docker archive has no media types or compressed blobs to check.
+  return { image: await inspectDockerArchive(tar), invalid: await validateOciLayout(layout) };
 }
 
 function lastLines(s: string, n = 6): string {
@@ -303,7 +306,7 @@ export async function runCase(c: Case, env: Env & { baseHistoryLength: number })
       const k = await buildWithKiln(c, ctx, out);
       if (!k.image) return { name: c.name, differences: [k.error!] };
       cleanups.push(k.image);
-      return { name: c.name, differences: checkExpected(k.image, c.expected, env.baseHistoryLength) };
+      return { name: c.name, differences: [...k.invalid!, ...checkExpected(k.image, c.expected, env.baseHistoryLength)] };
     }
     if (!env.docker) throw new Error(`case ${c.name} needs the Docker engine`);
     // Docker and kiln build at the same time: Docker mostly waits on its daemon, kiln on its sandbox.
@@ -317,7 +320,7 @@ export async function runCase(c: Case, env: Env & { baseHistoryLength: number })
     }
     const errors = [d.error, k.error].filter((e): e is string => !!e);
     if (errors.length) return { name: c.name, differences: errors };
-    return { name: c.name, differences: compareImages(d.image!, k.image!, c.options, d.noop) };
+    return { name: c.name, differences: [...k.invalid!, ...compareImages(d.image!, k.image!, c.options, d.noop)] };
   } finally {
     for (const i of cleanups) await cleanupInspected(i);
     rmSync(ctx, { recursive: true, force: true });
