@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DockerfileError, expandInstruction, parseDockerfile, resolveMetaArgs, resolveStageBase } from "./mod.ts";
-import { at, parseFixtureCases, project } from "./fixture-cases.ts";
+import { at, parseFixtureCases, project } from "../../tests/support/fixture-cases.ts";
 
 // Same format as parse.txt, with an "--- env" block and an "--- error" check.
 const loadCases = () => parseFixtureCases(readFileSync(join(import.meta.dir, "testdata", "expand.txt"), "utf8"));

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DockerfileError, formatError, parseDockerfile } from "./mod.ts";
-import { at, parseFixtureCases, project, type FixtureCase } from "./fixture-cases.ts";
+import { at, parseFixtureCases, project, type FixtureCase } from "../../tests/support/fixture-cases.ts";
 
 const TESTDATA = join(import.meta.dir, "testdata");
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { silentLogger } from "../log/mod.ts";
 import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
 import { RegistryClient, RegistryError } from "./mod.ts";
-import { tinyImage, type TinyImage } from "./testing.ts";
+import { tinyImage, type TinyImage } from "../../tests/support/tiny-image.ts";
 
 const amd64 = { os: "linux", architecture: "amd64" };
 

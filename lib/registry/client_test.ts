@@ -3,7 +3,7 @@ import { createLogger, silentLogger } from "../log/mod.ts";
 import { serializeImage, sha256 } from "../image/mod.ts";
 import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
 import { RegistryClient, RegistryError } from "./mod.ts";
-import { readAll, tinyImage, type TinyImage } from "./testing.ts";
+import { readAll, tinyImage, type TinyImage } from "../../tests/support/tiny-image.ts";
 
 const amd64 = { os: "linux", architecture: "amd64" };
 

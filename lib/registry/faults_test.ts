@@ -5,7 +5,7 @@ import { sha256 } from "../image/mod.ts";
 import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
 import { firstTimes, startFaultProxy, type FaultProxy, type FaultRule } from "../../tests/support/fault-proxy.ts";
 import { RegistryClient, RegistryError } from "./mod.ts";
-import { readAll, tinyImage, type TinyImage } from "./testing.ts";
+import { readAll, tinyImage, type TinyImage } from "../../tests/support/tiny-image.ts";
 
 const amd64 = { os: "linux", architecture: "amd64" };
 let reg: TestRegistry;

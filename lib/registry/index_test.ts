@@ -3,7 +3,7 @@ import { silentLogger } from "../log/mod.ts";
 import { MediaType, serializeImage, sha256 } from "../image/mod.ts";
 import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
 import { RegistryClient, RegistryError } from "./mod.ts";
-import { tinyImage, type TinyImage } from "./testing.ts";
+import { tinyImage, type TinyImage } from "../../tests/support/tiny-image.ts";
 
 let reg: TestRegistry;
 let amd: TinyImage, arm: TinyImage;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createLogger, silentLogger } from "../log/mod.ts";
 import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
 import { credentialsFromEnv, RegistryClient, RegistryError } from "./mod.ts";
-import { tinyImage, type TinyImage } from "./testing.ts";
+import { tinyImage, type TinyImage } from "../../tests/support/tiny-image.ts";
 
 const amd64 = { os: "linux", architecture: "amd64" };
 

@@ -10,7 +10,7 @@ import { validateRegistryImage } from "../support/validate-image.ts";
 import { RegistryClient } from "../../lib/registry/mod.ts";
 import { MediaType, serializeImage, type Platform } from "../../lib/image/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
-import { tinyImage, type TinyImage } from "../../lib/registry/testing.ts";
+import { tinyImage, type TinyImage } from "../support/tiny-image.ts";
 
 // Each test runs the CLI (a build and a push or two): seconds on a busy 2-core machine, not milliseconds.
 setDefaultTimeout(60_000);

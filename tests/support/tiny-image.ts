@@ -1,8 +1,8 @@
-// Small real images for this folder's tests: a gzip tar layer with a known diffID, written to a temp file.
+// Small real images for tests of the registry client and the CLI: a gzip tar layer with a known diffID, written to a temp file.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileLayer, sha256, type Image, type Layer, type Platform } from "../image/mod.ts";
+import { fileLayer, sha256, type Image, type Layer, type Platform } from "../../lib/image/mod.ts";
 
 export interface TinyImage {
   image: Image;

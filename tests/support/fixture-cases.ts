@@ -1,4 +1,4 @@
-// Test support: the case files under testdata/ (parse.txt, expand.txt) and the partial comparison
+// Test support for lib/dockerfile: the case files under lib/dockerfile/testdata/ (parse.txt, expand.txt) and the partial comparison
 // their checks use. A case is "=== title", the Dockerfile text, then "--- <path>" lines each
 // followed by one JSON line; "--- env" gives the variables for expansion instead of a check.
 
