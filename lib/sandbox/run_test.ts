@@ -2,7 +2,7 @@ import { test, expect, beforeAll, afterAll } from "bun:test";
 import { chmodSync, mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { abortAllRuns, runIsolated } from "./mod.ts";
+import { abortAllRuns, findRuntime, runIsolated } from "./mod.ts";
 import { silentLogger } from "../log/mod.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -106,3 +106,8 @@ test("abortAllRuns kills a running RUN's whole tree", async () => {
   expect(await pending).toBe(137);
   expect(Bun.spawnSync(["pgrep", "-f", "sleep 3131"]).stdout.toString().trim()).toBe("");
 }, 20_000);
+
+test("without runc, the error says how to install it", () => {
+  expect(() => findRuntime(["/nonexistent/runc"])).toThrow(/apt-get install runc/);
+  expect(findRuntime()).toMatch(/\/runc$/);
+});

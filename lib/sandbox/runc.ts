@@ -16,12 +16,13 @@ const RUNC_PATHS = ["/usr/sbin/runc", "/usr/bin/runc", "/sbin/runc", "/usr/local
 let runcPath: string | undefined;
 
 /** The runc binary, or a SandboxError saying how to get one. */
-export function findRuntime(): string {
-  if (runcPath) return runcPath;
-  for (const p of RUNC_PATHS) {
+export function findRuntime(candidates: readonly string[] = RUNC_PATHS): string {
+  if (runcPath && candidates === RUNC_PATHS) return runcPath;
+  for (const p of candidates) {
     try {
       accessSync(p, constants.X_OK);
-      return (runcPath = p);
+      if (candidates === RUNC_PATHS) runcPath = p;
+      return p;
     } catch { /* next */ }
   }
   throw new SandboxError(
