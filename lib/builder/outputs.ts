@@ -6,6 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Image } from "../image/mod.ts";
 import { familiarName, isOciLayout, OutputStage, parseReference, serializeImage, toOciFormat, writeDockerArchiveAt, writeOciLayoutAt } from "../image/mod.ts";
+import { tarStream } from "../layer/mod.ts";
 import type { RegistryClient } from "../registry/mod.ts";
 import type { BuildOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
@@ -85,7 +86,7 @@ export async function writeOutputs(image: Image, options: BuildOptions, registry
       const tags = options.destinations.length
         ? options.destinations.map((d) => familiarName(parseReference(d)))
         : ["unset-repo/unset-image-name:latest"];
-      await writeDockerArchiveAt(image, stage.path(options.tarPath), tags);
+      await writeDockerArchiveAt(image, stage.path(options.tarPath), tags, tarStream);
       written.push(`docker-archive ${options.tarPath}`);
     }
     if (options.ociLayoutPath) {

@@ -7,7 +7,6 @@ import { createWriteStream } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import type { Image, Layer } from "./image.ts";
 import { serializeImage } from "./image.ts";
 import { digestHex } from "./digest.ts";
@@ -166,38 +165,43 @@ export async function writeOciLayoutAt(img: Image, dir: string, opts: OciLayoutO
   return ser.manifestDescriptor.digest;
 }
 
+/** One file of a docker-archive, in the shape lib/layer's tar writer takes. */
+export interface DockerArchiveEntry {
+  header: { name: string; type: "file"; mode: number; uid: number; gid: number; size: number; mtime: Date };
+  body: Uint8Array | AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Turns entries into tar bytes. The caller passes lib/layer's tarStream (the project's one tar writer), which
+ * lib/image may not import (ARCHITECTURE.md: image and layer import nothing of ours).
+ */
+export type TarWriter = (entries: AsyncIterable<DockerArchiveEntry>) => AsyncIterable<Uint8Array>;
+
 /** Writes a `docker save`-style tarball loadable by `docker load`, tagged with every name in `tags`. */
-export async function writeDockerArchive(img: Image, path: string, tags: string[]): Promise<void> {
-  await staged(path, (tmp) => writeDockerArchiveAt(img, tmp, tags));
+export async function writeDockerArchive(img: Image, path: string, tags: string[], tar: TarWriter): Promise<void> {
+  await staged(path, (tmp) => writeDockerArchiveAt(img, tmp, tags, tar));
 }
 
 /** writeDockerArchive to a new file `path` (see OutputStage for putting it in place). */
-export async function writeDockerArchiveAt(img: Image, path: string, tags: string[]): Promise<void> {
+export async function writeDockerArchiveAt(img: Image, path: string, tags: string[], tar: TarWriter): Promise<void> {
+  await pipeline(Readable.from(tar(dockerArchiveEntries(img, tags))), createWriteStream(path));
+}
+
+// The files of `docker save`'s format: the config, each distinct layer blob (opened only when its turn comes), and
+// manifest.json; fixed modes, owners and times, so the same image always gives the same bytes.
+async function* dockerArchiveEntries(img: Image, tags: string[]): AsyncGenerator<DockerArchiveEntry> {
   const ser = serializeImage(img);
-  const pack = tar.pack();
-  const out = pipeline(pack, createWriteStream(path));
-  out.catch(() => {}); // awaited below; an early failure (say, ENOSPC) must not surface as an unhandled rejection
-  const add = (name: string, data: Uint8Array | string) =>
-    new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, Buffer.from(data as any), (e) => (e ? rej(e) : res())));
-  try {
-    const configName = `${digestHex(ser.configDescriptor.digest)}.json`;
-    await add(configName, ser.configBytes);
-    const names: string[] = [];
-    for (const l of img.layers) {
-      const name = `${digestHex(l.digest)}.tar${l.mediaType.endsWith("zstd") ? ".zst" : l.mediaType.endsWith("gzip") ? ".gz" : ""}`;
-      names.push(name);
-      if (names.indexOf(name) !== names.length - 1) continue;
-      await new Promise<void>(async (res, rej) => {
-        const entry = pack.entry({ name, size: l.size, mode: 0o644, mtime: new Date(0) }, (e) => (e ? rej(e) : res()));
-        try { await pipeline(Readable.fromWeb((await l.open()) as any), entry); } catch (e) { rej(e); }
-      });
-    }
-    await add("manifest.json", JSON.stringify([{ Config: configName, RepoTags: tags, Layers: names }]));
-    pack.finalize();
-    await out;
-  } catch (e) {
-    pack.destroy();
-    await out.catch(() => {});
-    throw e;
+  const file = (name: string, size: number, body: DockerArchiveEntry["body"]): DockerArchiveEntry =>
+    ({ header: { name, type: "file", mode: 0o644, uid: 0, gid: 0, size, mtime: new Date(0) }, body });
+  const configName = `${digestHex(ser.configDescriptor.digest)}.json`;
+  yield file(configName, ser.configBytes.byteLength, ser.configBytes);
+  const names: string[] = [];
+  for (const l of img.layers) {
+    const name = `${digestHex(l.digest)}.tar${l.mediaType.endsWith("zstd") ? ".zst" : l.mediaType.endsWith("gzip") ? ".gz" : ""}`;
+    names.push(name);
+    if (names.indexOf(name) !== names.length - 1) continue;
+    yield file(name, l.size, (async function* () { yield* Readable.fromWeb((await l.open()) as any) as AsyncIterable<Uint8Array>; })());
   }
+  const manifest = new TextEncoder().encode(JSON.stringify([{ Config: configName, RepoTags: tags, Layers: names }]));
+  yield file("manifest.json", manifest.byteLength, manifest);
 }
