@@ -5,6 +5,7 @@ import type { Logger } from "../log/mod.ts";
 import { basicHeader, parseChallenge, scopeKey, tokenFromBody, tokenRequest, type Challenge } from "./auth.ts";
 import { networkError, RegistryError, statusError } from "./errors.ts";
 import type { Keychain } from "./keychain.ts";
+import { retryAfterMs, withBackoff, type Backoff } from "./retry.ts";
 
 export interface TlsSettings {
   rejectUnauthorized: boolean;
@@ -49,15 +50,6 @@ export interface RetryWith {
 }
 
 const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
-const MAX_RETRY_AFTER_MS = 60_000;
-
-/** Retry-After is seconds or an HTTP date. */
-function retryAfterMs(v: string | null): number | undefined {
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
-}
 
 export class Session {
   readonly registry: string;
@@ -88,16 +80,15 @@ export class Session {
    * { retry: error } to ask for another one (the error is thrown when none is left).
    */
   async retrying<T>(what: string, attempt: () => Promise<T | RetryWith>): Promise<T> {
-    const attempts = this.#o.retries + 1;
-    let delay = this.#o.backoffMs ?? 250;
-    for (let i = 1; ; i++) {
+    return withBackoff<T>(this.#backoff(true), async () => {
       const r = await attempt();
-      if (!(typeof r === "object" && r !== null && "retry" in r && r.retry instanceof RegistryError)) return r as T;
-      if (i >= attempts) throw r.retry;
-      this.#o.logger.warn(`${what} at ${this.registry} failed (${r.retry.message}); retrying in ${delay} ms (attempt ${i + 1}/${attempts})`);
-      await Bun.sleep(delay);
-      delay *= 2;
-    }
+      if (!(typeof r === "object" && r !== null && "retry" in r && r.retry instanceof RegistryError)) return { done: r as T };
+      return { again: r.retry, because: `${what} at ${this.registry} failed (${r.retry.message})` };
+    });
+  }
+
+  #backoff(canRetry: boolean): Backoff {
+    return { attempts: canRetry ? this.#o.retries + 1 : 1, firstDelayMs: this.#o.backoffMs ?? 250, warn: (m) => this.#o.logger.warn(m) };
   }
 
   /** Where credentials come from, for messages. */
@@ -172,26 +163,22 @@ export class Session {
     return token;
   }
 
-  async #withRetries(send: () => Promise<Response>, method: string, canRetry = true): Promise<Response> {
-    const attempts = canRetry ? this.#o.retries + 1 : 1;
-    let delay = this.#o.backoffMs ?? 250;
-    for (let i = 1; ; i++) {
+  #withRetries(send: () => Promise<Response>, method: string, canRetry = true): Promise<Response> {
+    return withBackoff<Response>(this.#backoff(canRetry), async (last) => {
+      let res: Response;
       try {
-        const res = await send();
-        if (i < attempts && TRANSIENT.has(res.status)) {
-          await res.arrayBuffer().catch(() => {});
-          // A rate-limited registry (429 TOOMANYREQUESTS) may say when to come back; honour it, within reason.
-          const after = retryAfterMs(res.headers.get("retry-after"));
-          if (after !== undefined) delay = Math.max(delay, Math.min(after, MAX_RETRY_AFTER_MS));
-          this.#o.logger.warn(`registry ${this.registry} answered ${res.status} to ${method}; retrying in ${delay} ms (attempt ${i + 1}/${attempts})`);
-        } else return res;
+        res = await send();
       } catch (e) {
-        if (i >= attempts) throw e;
-        this.#o.logger.warn(`request to ${this.registry} failed (${(e as Error).message}); retrying in ${delay} ms (attempt ${i + 1}/${attempts})`);
+        return { again: e, because: `request to ${this.registry} failed (${(e as Error).message})` };
       }
-      await Bun.sleep(delay);
-      delay *= 2;
-    }
+      // The last attempt's answer is the caller's to report, whatever its status.
+      if (last || !TRANSIENT.has(res.status)) return { done: res };
+      await res.arrayBuffer().catch(() => {});
+      // A rate-limited registry (429 TOOMANYREQUESTS) may say when to come back; honour it, within reason.
+      const after = retryAfterMs(res.headers.get("retry-after"));
+      // (never thrown: this is not the last attempt)
+      return { again: undefined, because: `registry ${this.registry} answered ${res.status} to ${method}`, retryAfterMs: after };
+    });
   }
 
   /** Sends a request with auth and retries; the caller checks the status. */
