@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { basename, isAbsolute, resolve } from "node:path";
 import type { BuildOptionsInput, Logger, LogFormat, Level, SecretSource } from "../mod.ts";
 import { existsSync, statSync } from "node:fs";
-import { credentialsFromEnv, parsePlatform, parseLevel } from "../mod.ts";
+import { credentialsFromEnv, OPTION_DEFAULTS, parsePlatform, parseLevel } from "../mod.ts";
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -53,9 +53,9 @@ export function executorCommand(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false)
-    .option("-c, --context <path>", "build context: dir://PATH or a path", "/workspace/")
+    .option("-c, --context <path>", withDefault("build context: dir://PATH or a path", OPTION_DEFAULTS.context))
     .option("--context-sub-path <path>", "sub-path of the context to use")
-    .option("-f, --dockerfile <path>", "path of the Dockerfile", "Dockerfile")
+    .option("-f, --dockerfile <path>", withDefault("path of the Dockerfile", OPTION_DEFAULTS.dockerfile))
     .option("-d, --destination <ref>", "image to push (repeatable)", list)
     .addOption(new Option("--no-push [bool]", "build without pushing"))
     .option("--tar-path <path>", "also write the image as a docker-archive tarball")
@@ -73,12 +73,12 @@ export function executorCommand(): Command {
     .option("--registry-client-cert <kv>", "REGISTRY=CERT,KEY (repeatable)", list)
     .option("--registry-mirror <reg>", "mirror for Docker Hub (repeatable)", list)
     .option("--registry-map <kv>", "REGISTRY=MIRROR[;...] (repeatable)", list)
-    .option("--push-retry <n>", "retries for a failed push", "0")
-    .option("--image-download-retry <n>", "retries for a failed image download", "0")
-    .option("--image-fs-extract-retry <n>", "retries for a failed layer extraction", "0")
-    .option("--compression <codec>", "gzip or zstd", "gzip")
-    .option("--compression-level <n>", "compression level (codec-specific)", "-1")
-    .option("--snapshot-mode <mode>", "full, redo or time", "full")
+    .option("--push-retry <n>", withDefault("retries for a failed push", OPTION_DEFAULTS.retries))
+    .option("--image-download-retry <n>", withDefault("retries for a failed image download", OPTION_DEFAULTS.retries))
+    .option("--image-fs-extract-retry <n>", withDefault("retries for a failed layer extraction", OPTION_DEFAULTS.retries))
+    .option("--compression <codec>", withDefault("gzip or zstd", OPTION_DEFAULTS.compression))
+    .option("--compression-level <n>", "compression level (codec-specific; 0 or less: the codec's default)")
+    .option("--snapshot-mode <mode>", withDefault("full, redo or time", OPTION_DEFAULTS.snapshotMode))
     .option("--snapshotMode <mode>", "deprecated alias of --snapshot-mode")
     .option("--customPlatform <platform>", "deprecated alias of --custom-platform")
     .option("--tarPath <path>", "deprecated alias of --tar-path")
@@ -119,7 +119,8 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   }
   const o = c.opts() as Record<string, any>;
   const given = (name: string) => c.getOptionValueSource(camel(name)) === "cli";
-  const flag = (name: string, fallback = false) => (o[camel(name)] === undefined ? fallback : parseBool(name, o[camel(name)]));
+  const maybeFlag = (name: string) => (o[camel(name)] === undefined ? undefined : parseBool(name, o[camel(name)]));
+  const flag = (name: string) => maybeFlag(name) ?? false;
   const warnings: string[] = [];
   for (const name of NOT_YET) if (given(name)) warnings.push(`--${name} is accepted for kaniko compatibility but not implemented yet; it has no effect`);
 
@@ -141,41 +142,43 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
     if (i < 0) buildArgs[a] = env[a];
     else buildArgs[a.slice(0, i)] = a.slice(i + 1);
   }
-  const compression = o.compression;
-  if (compression !== "gzip" && compression !== "zstd") throw new FlagError(`--compression "${compression}": use gzip or zstd`);
+  const compression: "gzip" | "zstd" | undefined = o.compression;
+  if (compression !== undefined && compression !== "gzip" && compression !== "zstd") throw new FlagError(`--compression "${compression}": use gzip or zstd`);
+  // Flags not given stay undefined: resolveOptions fills in the defaults.
   const int = (name: string) => {
-    const v = Number(o[camel(name)]);
-    if (!Number.isInteger(v)) throw new FlagError(`--${name} "${o[camel(name)]}" is not a whole number`);
+    const text = o[camel(name)];
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (!Number.isInteger(v)) throw new FlagError(`--${name} "${text}" is not a whole number`);
     return v;
   };
   // Retry counts: kaniko's loops treat a negative count as none, which hides a typo.
   const count = (name: string) => {
     const v = int(name);
-    if (v < 0) throw new FlagError(`--${name} ${v}: give 0 or more retries`);
+    if (v !== undefined && v < 0) throw new FlagError(`--${name} ${v}: give 0 or more retries`);
     return v;
   };
   const snapshotMode = o.snapshotMode;
-  if (!["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
+  if (snapshotMode !== undefined && !["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
   if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
   let level: Level;
   try { level = parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
   let platform;
   const platformFlag = o.customPlatform;
   try { platform = platformFlag ? parsePlatform(platformFlag) : undefined; } catch (e: any) { throw new FlagError(`--custom-platform: ${e.message}`); }
-  const ignorePaths: string[] = [...(o.ignorePath ?? [])];
-  const ignoreVarRun = o.ignoreVarRun !== undefined ? flag("ignore-var-run") : flag("whitelist-var-run", true);
-  if (ignoreVarRun) ignorePaths.push("/var/run");
+  const ignoreVarRun = maybeFlag("ignore-var-run") ?? maybeFlag("whitelist-var-run");
   const compressionLevel = int("compression-level");
   // kaniko applies the level only when > 0; above the codec's range it is an error, not a silent clamp.
-  const maxLevel = compression === "gzip" ? 9 : 22;
-  if (compressionLevel > maxLevel) throw new FlagError(`--compression-level ${compressionLevel}: ${compression} levels are 1-${maxLevel}`);
+  const codec = compression ?? OPTION_DEFAULTS.compression;
+  const maxLevel = codec === "gzip" ? 9 : 22;
+  if (compressionLevel !== undefined && compressionLevel > maxLevel) throw new FlagError(`--compression-level ${compressionLevel}: ${codec} levels are 1-${maxLevel}`);
   const sourceDateEpoch = epochFromEnv(env.SOURCE_DATE_EPOCH);
-  const dockerfile = o.dockerfile;
   return {
     options: {
-      context: abs(o.context)!,
+      context: abs(o.context),
       contextSubPath: o.contextSubPath,
-      dockerfile: /^https?:\/\//.test(dockerfile) ? dockerfile : dockerfile,
+      dockerfile: o.dockerfile,
+      cwd,
       destinations,
       noPush,
       tarPath: abs(o.tarPath),
@@ -188,7 +191,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       ...(platform ? { platform } : {}),
       labels: keyValues("label", o.label),
       registry: {
-        insecure: flag("insecure"),
+        insecurePush: flag("insecure"),
         insecurePull: flag("insecure-pull"),
         insecureRegistries: o.insecureRegistry ?? [],
         skipTlsVerify: flag("skip-tls-verify"),
@@ -199,14 +202,17 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
         registryMap: registryMap(o.registryMap, o.registryMirror, env),
         skipDefaultRegistryFallback: flag("skip-default-registry-fallback"),
         ignoreImmutableTagErrors: flag("push-ignore-immutable-tag-errors"),
-        skipPushPermissionCheck: flag("skip-push-permission-check"),
         envCredentials: credentialsFromEnv(env),
-        dockerConfigDir: env.DOCKER_CONFIG ?? (env.HOME ? `${env.HOME}/.docker` : undefined),
-        pushRetry: count("push-retry"),
-        imageDownloadRetry: count("image-download-retry"),
+        dockerConfigDir: env.DOCKER_CONFIG,
+        pushRetries: count("push-retry"),
+        pullRetries: count("image-download-retry"),
       },
+      skipPushPermissionCheck: flag("skip-push-permission-check"),
+      homeDir: env.HOME,
+      sslCertDir: env.SSL_CERT_DIR,
+      sslCertFile: env.SSL_CERT_FILE,
       compression,
-      ...(compressionLevel > 0 ? { compressionLevel } : {}),
+      ...(compressionLevel !== undefined && compressionLevel > 0 ? { compressionLevel } : {}),
       snapshotMode,
       singleSnapshot: flag("single-snapshot"),
       reproducible: flag("reproducible"),
@@ -214,7 +220,8 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       imageFsExtractRetry: count("image-fs-extract-retry"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       secrets: parseSecrets(o.secret, env, cwd),
-      ignorePaths,
+      ignorePaths: o.ignorePath ?? [],
+      ignoreVarRun,
       cleanup: flag("cleanup"),
       ...(o.network !== undefined ? { network: networkFlag(o.network) } : {}),
     },
@@ -314,6 +321,11 @@ function parseSecrets(items: string[] = [], env: Record<string, string | undefin
     }
   }
   return out;
+}
+
+/** commander's "(default: ...)" for a default that resolveOptions applies, not commander. */
+function withDefault(description: string, value: string | number): string {
+  return `${description} (default: ${JSON.stringify(value)})`;
 }
 
 function camel(name: string): string {

@@ -1,5 +1,6 @@
 import { test, expect } from "bun:test";
 import { parseExecutorArgs, FlagError } from "./flags.ts";
+import { resolveOptions } from "../mod.ts";
 
 const parse = (argv: string[], env: Record<string, string> = {}) => parseExecutorArgs(argv, env, "/cwd");
 
@@ -8,7 +9,7 @@ test("pflag forms: --flag=value, --flag value, repeatable lists, bare and explic
   expect(p.options.context).toBe("/cwd/ctx");
   expect(p.options.dockerfile).toBe("Df");
   expect(p.options.destinations).toEqual(["r/a:1", "r/b:2"]);
-  expect(p.options.registry?.insecure).toBe(true);
+  expect(p.options.registry?.insecurePush).toBe(true);
   expect(p.options.registry?.insecurePull).toBe(false);
   expect(p.options.labels).toEqual({ a: "1", b: "2" });
 });
@@ -44,8 +45,11 @@ test("unimplemented kaniko flags are accepted with a warning", () => {
 });
 
 test("/var/run is ignored unless --ignore-var-run=false; deprecated aliases work", () => {
-  expect(parse(["--no-push"]).options.ignorePaths).toEqual(["/var/run"]);
-  expect(parse(["--no-push", "--ignore-var-run=false", "--ignore-path", "/x"]).options.ignorePaths).toEqual(["/x"]);
+  const ignorePaths = (argv: string[]) => resolveOptions({ ...parse(argv).options, selfCommand: [] }).ignorePaths;
+  expect(ignorePaths(["--no-push"])).toEqual(["/var/run"]);
+  expect(ignorePaths(["--no-push", "--ignore-var-run=false", "--ignore-path", "/x"])).toEqual(["/x"]);
+  expect(ignorePaths(["--no-push", "--whitelist-var-run=false"])).toEqual([]);
+  expect(ignorePaths(["--no-push", "--ignore-path", "/x"])).toEqual(["/x", "/var/run"]);
   expect(parse(["--no-push", "--tarPath", "out.tar"]).options.tarPath).toBe("/cwd/out.tar");
   expect(parse(["--no-push", "--customPlatform", "linux/arm64"]).options.platform).toEqual({ os: "linux", architecture: "arm64" });
 });
@@ -54,5 +58,5 @@ test("booleans not given are false, whatever their kind", () => {
   const p = parse(["--no-push"]);
   expect(p.force).toBe(false);
   expect(p.log.timestamp).toBe(false);
-  expect(p.options.registry).toMatchObject({ insecure: false, insecurePull: false, skipTlsVerify: false, skipTlsVerifyPull: false });
+  expect(p.options.registry).toMatchObject({ insecurePush: false, insecurePull: false, skipTlsVerify: false, skipTlsVerifyPull: false });
 });

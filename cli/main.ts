@@ -1,13 +1,13 @@
 #!/usr/bin/env bun
 // The only code that reads argv and the environment, prints, and sets the exit code.
 // Dispatch: executor (default) | warmer (also when started as "warmer") | version | the RUN sandbox helper.
-import { basename, resolve, isAbsolute, join } from "node:path";
+import { basename, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import {
   build, BuildInterruptedError, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError,
 } from "../mod.ts";
 import { parseExecutorArgs, executorCommand, FlagError } from "./flags.ts";
-import { chooseMode, extraCaFiles, ModeError, realSurroundings } from "./mode.ts";
+import { chooseMode, ModeError, realSurroundings } from "./mode.ts";
 
 /** How to start this same program again (for the sandbox helper): compiled binary, or bun + this script. */
 function selfCommand(): string[] {
@@ -37,7 +37,6 @@ async function executor(args: string[]): Promise<number> {
   }
   const logger = createLogger(parsed.log);
   for (const w of parsed.warnings) logger.warn(w);
-  const o = parsed.options;
   let mode: "isolated" | "in-place";
   try {
     mode = chooseMode({ force: parsed.force, ...(parsed.isolation ? { isolation: parsed.isolation } : {}) }, realSurroundings(process.env));
@@ -47,16 +46,6 @@ async function executor(args: string[]): Promise<number> {
       return 1;
     }
     throw e;
-  }
-  // In-place, kiln's own files (binary, loader, CA certs, config.json) live in the kaniko dir.
-  const kanikoDir = mode === "in-place" ? (o.workDir ??= "/kaniko") : o.workDir;
-  const registry = { ...o.registry };
-  if (mode === "in-place" && !process.env.DOCKER_CONFIG) registry.dockerConfigDir = join(kanikoDir!, ".docker");
-  const caFiles = extraCaFiles(mode === "in-place" ? kanikoDir : undefined, process.env);
-  if (caFiles.length) registry.caFiles = caFiles;
-  // kaniko resolves a relative Dockerfile against the current directory first, then the context.
-  if (o.dockerfile && !isAbsolute(o.dockerfile) && !/^https?:\/\//.test(o.dockerfile) && existsSync(o.dockerfile)) {
-    o.dockerfile = resolve(o.dockerfile);
   }
   // SIGINT/SIGTERM stop the build: its RUNs are killed and its work directory removed before kiln exits 130/143.
   // A second signal exits at once.
@@ -71,9 +60,8 @@ async function executor(args: string[]): Promise<number> {
   for (const [name, h] of handlers) process.on(name, h);
   try {
     const result = await build({
-      ...o,
+      ...parsed.options,
       mode,
-      registry,
       selfCommand: selfCommand(),
       logger,
       signal: interrupt.signal,

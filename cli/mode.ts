@@ -1,8 +1,7 @@
 // Which build mode a run gets. In-place (kaniko's model) rewrites "/", so it is the default only inside kiln's
 // executor image, and even there only when this looks like a container; everywhere else it takes --force.
 // `/.dockerenv` alone never counts: development VMs of this project carry one and are not containers.
-import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 
 export class ModeError extends Error {
   constructor(message: string) {
@@ -71,17 +70,4 @@ export function chooseMode(o: { isolation?: "isolated" | "in-place"; force: bool
     );
   }
   return mode;
-}
-
-/** CA files for every registry: the image's <kaniko dir>/ssl/certs, then each directory in SSL_CERT_DIR, and SSL_CERT_FILE. */
-export function extraCaFiles(kanikoDir: string | undefined, env: Record<string, string | undefined>): string[] {
-  const dirs = [...(kanikoDir ? [join(kanikoDir, "ssl/certs")] : []), ...(env.SSL_CERT_DIR ?? "").split(":").filter(Boolean)];
-  const files: string[] = [];
-  for (const d of dirs) {
-    let names: string[];
-    try { names = readdirSync(d).sort(); } catch { continue; }
-    for (const n of names) if (/\.(pem|crt)$/.test(n)) files.push(join(d, n));
-  }
-  if (env.SSL_CERT_FILE && existsSync(env.SSL_CERT_FILE)) files.push(env.SSL_CERT_FILE);
-  return [...new Set(files)];
 }

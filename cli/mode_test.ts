@@ -1,8 +1,5 @@
 import { test, expect } from "bun:test";
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chooseMode, containerEvidence, extraCaFiles, ModeError, realSurroundings, type Surroundings } from "./mode.ts";
+import { chooseMode, containerEvidence, ModeError, realSurroundings, type Surroundings } from "./mode.ts";
 
 const HOST_MOUNTINFO = "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n23 22 0:5 / /dev rw - devtmpfs udev rw\n";
 const BIND_MOUNTINFO = "300 200 254:1 /tmp/kiln-ctr-x/root / rw,relatime - ext4 /dev/vda1 rw\n";
@@ -48,22 +45,4 @@ test("container evidence: runtime env, cgroup, overlay root, bind-mounted root",
 
 test("this development machine is not taken for a container", () => {
   expect(containerEvidence(realSurroundings({}))).toBeUndefined();
-});
-
-test("extra CA files come from <kaniko dir>/ssl/certs, SSL_CERT_DIR and SSL_CERT_FILE", () => {
-  const d = mkdtempSync(join(tmpdir(), "kiln-ca-"));
-  try {
-    mkdirSync(join(d, "kaniko/ssl/certs"), { recursive: true });
-    mkdirSync(join(d, "more"));
-    writeFileSync(join(d, "kaniko/ssl/certs/ca-certificates.crt"), "x");
-    writeFileSync(join(d, "kaniko/ssl/certs/README"), "x");
-    writeFileSync(join(d, "more/corp.pem"), "x");
-    writeFileSync(join(d, "one.pem"), "x");
-    expect(extraCaFiles(join(d, "kaniko"), { SSL_CERT_DIR: `${join(d, "more")}:/nonexistent`, SSL_CERT_FILE: join(d, "one.pem") })).toEqual([
-      join(d, "kaniko/ssl/certs/ca-certificates.crt"), join(d, "more/corp.pem"), join(d, "one.pem"),
-    ]);
-    expect(extraCaFiles(undefined, {})).toEqual([]);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
 });

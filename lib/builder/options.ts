@@ -4,7 +4,10 @@ import { silentLogger } from "../log/mod.ts";
 import type { Platform } from "../image/mod.ts";
 import type { SecretSource } from "../instructions/mod.ts";
 import { hostPlatform } from "../image/mod.ts";
+import type { RegistryOptions } from "../registry/mod.ts";
+import { existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 
 export interface BuildOptions {
   /** `dir://PATH` or a path. */
@@ -24,30 +27,10 @@ export interface BuildOptions {
   target?: string;
   platform: Platform;
   labels: Record<string, string>;
-  registry: {
-    insecure: boolean;
-    insecurePull: boolean;
-    insecureRegistries: string[];
-    skipTlsVerify: boolean;
-    skipTlsVerifyPull: boolean;
-    skipTlsVerifyRegistries: string[];
-    certificates: Record<string, string>;
-    /** registry -> client certificate and key paths (mutual TLS) */
-    clientCerts: Record<string, { cert: string; key: string }>;
-    /** registry -> mirrors tried in order for pulls ("host[/prefix]"); Docker Hub is index.docker.io */
-    registryMap: Record<string, string[]>;
-    skipDefaultRegistryFallback: boolean;
-    ignoreImmutableTagErrors: boolean;
-    /** do not start and cancel an upload to each destination before building */
-    skipPushPermissionCheck: boolean;
-    /** registry -> credentials the CLI found in the environment (GitLab CI, DOCKER_<host>_USR/_PSW) */
-    envCredentials: Record<string, { username: string; password: string }>;
-    /** PEM files of CAs trusted for every registry besides the built-in roots (/kaniko/ssl/certs, SSL_CERT_DIR). */
-    caFiles?: string[];
-    dockerConfigDir?: string;
-    pushRetry: number;
-    imageDownloadRetry: number;
-  };
+  /** How registries are reached, passed to the registry client as it is. */
+  registry: RegistryOptions;
+  /** Do not start and cancel an upload to each destination before building. */
+  skipPushPermissionCheck: boolean;
   compression: "gzip" | "zstd";
   /** The codec's own scale (gzip 1-9, zstd 1-22); undefined = the codec default kaniko uses. */
   compressionLevel?: number;
@@ -100,50 +83,89 @@ export interface BuildOptions {
   now?: () => Date;
 }
 
-export type BuildOptionsInput = Omit<Partial<BuildOptions>, "registry"> & Pick<BuildOptions, "context" | "selfCommand"> & {
-  registry?: Partial<BuildOptions["registry"]>;
+/**
+ * What a caller gives: any field of BuildOptions (selfCommand is required), plus facts about the caller's
+ * surroundings that resolveOptions turns into options. Nothing here reads the environment itself: the CLI passes
+ * its process's values.
+ */
+export type BuildOptionsInput = Partial<BuildOptions> & Pick<BuildOptions, "selfCommand"> & {
+  /** Adds /var/run to ignorePaths (kaniko's --ignore-var-run, on unless false). */
+  ignoreVarRun?: boolean;
+  /** The caller's directory: a relative Dockerfile path that exists there wins over the context's (kaniko). */
+  cwd?: string;
+  /** $HOME: config.json is looked up in <homeDir>/.docker unless registry.dockerConfigDir ($DOCKER_CONFIG) is given. */
+  homeDir?: string;
+  /** $SSL_CERT_DIR (":"-separated directories) and $SSL_CERT_FILE: CAs trusted for every registry besides the built-in roots. */
+  sslCertDir?: string;
+  sslCertFile?: string;
 };
 
+/** The defaults a caller may want to show (the CLI's --help); resolveOptions applies them. */
+export const OPTION_DEFAULTS = {
+  context: "/workspace/",
+  dockerfile: "Dockerfile",
+  compression: "gzip",
+  snapshotMode: "full",
+  retries: 0,
+  /** kiln's directory in the in-place mode, which the image's files never overwrite. */
+  inPlaceWorkDir: "/kaniko",
+} as const;
+
 export function resolveOptions(input: BuildOptionsInput): BuildOptions {
+  const { ignoreVarRun = true, cwd, homeDir, sslCertDir, sslCertFile, ...rest } = input;
+  // A field given as undefined is a field not given (the CLI maps a flag that is absent to undefined).
+  const given = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as typeof rest;
+  const mode = given.mode ?? "isolated";
+  // In-place, kiln's own files (binary, CA certs, config.json) live in the kaniko dir.
+  const workDir = given.workDir ?? (mode === "in-place" ? OPTION_DEFAULTS.inPlaceWorkDir : undefined);
+  const kanikoDir = mode === "in-place" ? workDir : undefined;
+  const dockerConfigDir = given.registry?.dockerConfigDir ?? (kanikoDir ? join(kanikoDir, ".docker") : homeDir && join(homeDir, ".docker"));
+  const caFiles = given.registry?.caFiles
+    ?? trustedCaFiles([...(kanikoDir ? [join(kanikoDir, "ssl/certs")] : []), ...(sslCertDir ?? "").split(":").filter(Boolean)], sslCertFile);
+  const registry: RegistryOptions = {
+    ...given.registry, ...(dockerConfigDir ? { dockerConfigDir } : {}), ...(caFiles.length ? { caFiles } : {}),
+  };
   return {
-    dockerfile: "Dockerfile",
+    context: OPTION_DEFAULTS.context,
     destinations: [],
     noPush: false,
     buildArgs: {},
     platform: hostPlatform(),
     labels: {},
-    compression: "gzip",
-    snapshotMode: "full",
+    skipPushPermissionCheck: false,
+    compression: OPTION_DEFAULTS.compression,
+    snapshotMode: OPTION_DEFAULTS.snapshotMode,
     singleSnapshot: false,
     reproducible: false,
-    imageFsExtractRetry: 0,
-    ignorePaths: [],
+    imageFsExtractRetry: OPTION_DEFAULTS.retries,
     secrets: {},
     logger: silentLogger,
-    mode: "isolated",
     cleanup: false,
     network: "private",
     tempDir: tmpdir(),
-    ...input,
-    // In-place, kiln's files live in the kaniko dir, which the image's files never overwrite.
-    ...(input.mode === "in-place" && !input.workDir ? { workDir: "/kaniko" } : {}),
-    registry: {
-      insecure: false,
-      insecurePull: false,
-      insecureRegistries: [],
-      skipTlsVerify: false,
-      skipTlsVerifyPull: false,
-      skipTlsVerifyRegistries: [],
-      certificates: {},
-      clientCerts: {},
-      registryMap: {},
-      skipDefaultRegistryFallback: false,
-      ignoreImmutableTagErrors: false,
-      skipPushPermissionCheck: false,
-      envCredentials: {},
-      pushRetry: 0,
-      imageDownloadRetry: 0,
-      ...input.registry,
-    },
+    ...given,
+    mode,
+    ...(workDir !== undefined ? { workDir } : {}),
+    dockerfile: dockerfilePath(given.dockerfile ?? OPTION_DEFAULTS.dockerfile, cwd),
+    ignorePaths: [...new Set([...(given.ignorePaths ?? []), ...(ignoreVarRun ? ["/var/run"] : [])])],
+    registry,
   };
+}
+
+/** kaniko looks a relative Dockerfile up in the caller's directory first; build() then tries the context. */
+function dockerfilePath(path: string, cwd: string | undefined): string {
+  if (cwd === undefined || isAbsolute(path) || /^https?:\/\//.test(path)) return path;
+  return existsSync(join(cwd, path)) ? resolve(cwd, path) : path;
+}
+
+/** CA files (*.pem, *.crt) in `dirs`, in order, then `file` when it exists. */
+export function trustedCaFiles(dirs: string[], file: string | undefined): string[] {
+  const files: string[] = [];
+  for (const d of dirs) {
+    let names: string[];
+    try { names = readdirSync(d).sort(); } catch { continue; }
+    for (const n of names) if (/\.(pem|crt)$/.test(n)) files.push(join(d, n));
+  }
+  if (file && existsSync(file)) files.push(file);
+  return [...new Set(files)];
 }

@@ -1,6 +1,60 @@
 // Which stages a build needs: the target and, transitively, every stage it names in FROM or COPY --from.
-import type { Dockerfile, Stage } from "../dockerfile/mod.ts";
+import type { Dockerfile, ResolvedBase, Stage } from "../dockerfile/mod.ts";
+import { resolveMetaArgs, resolveStageBase } from "../dockerfile/mod.ts";
+import { formatPlatform, hostPlatform, type Platform } from "../image/mod.ts";
+import { PROXY_ARGS } from "../instructions/mod.ts";
+import type { BuildOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
+
+export interface BuildPlan {
+  /** Meta ARG values (before the first FROM), with --build-arg values and BuildKit's platform ARGs. */
+  metaArgs: ReadonlyMap<string, string | undefined>;
+  /** A stage's FROM with the meta ARGs expanded: the image (or stage) name and --platform. */
+  baseOf(stage: Stage): ResolvedBase;
+  target: Stage;
+  /** Indexes of the stages the target needs, ascending (unused stages are skipped, as BuildKit does). */
+  order: number[];
+  /** Earlier stages a stage waits for (FROM, COPY --from, RUN --mount from=). */
+  depsOf(stage: Stage): number[];
+}
+
+/** Plans the build of `df`; warns about --build-arg values no needed stage declares. */
+export function planBuild(df: Dockerfile, options: Pick<BuildOptions, "buildArgs" | "platform" | "target" | "logger">): BuildPlan {
+  const metaArgs = resolveMetaArgs(df, definedArgs(options.buildArgs), platformArgs(options.platform));
+  const bases = new Map<Stage, ResolvedBase>();
+  const baseOf = (s: Stage) => {
+    let b = bases.get(s);
+    if (!b) bases.set(s, b = resolveStageBase(s, metaArgs, { escape: df.escape, file: df.file }));
+    return b;
+  };
+  const imageOf = (s: Stage) => baseOf(s).image;
+  const target = targetStage(df, options.target);
+  const order = neededStages(df, target, imageOf);
+  warnUnusedBuildArgs(df, order, options);
+  return { metaArgs, baseOf, target, order, depsOf: (s) => stageDeps(df, s, imageOf) };
+}
+
+/** BuildKit's automatic platform ARGs, visible to FROM lines and to stages that declare them. */
+function platformArgs(target: Platform): Record<string, string> {
+  const host = hostPlatform();
+  return {
+    TARGETPLATFORM: formatPlatform(target), TARGETOS: target.os, TARGETARCH: target.architecture, TARGETVARIANT: target.variant ?? "",
+    BUILDPLATFORM: formatPlatform(host), BUILDOS: host.os, BUILDARCH: host.architecture, BUILDVARIANT: host.variant ?? "",
+  };
+}
+
+function definedArgs(buildArgs: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(buildArgs).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** Docker's warning for --build-arg values no stage declared. */
+function warnUnusedBuildArgs(df: Dockerfile, order: number[], options: Pick<BuildOptions, "buildArgs" | "logger">): void {
+  const declared = new Set<string>();
+  for (const m of df.metaArgs) for (const a of m.args) declared.add(a.name);
+  for (const i of order) for (const instr of df.stages[i].instructions) if (instr.kind === "ARG") for (const a of instr.args) declared.add(a.name);
+  const unused = Object.keys(options.buildArgs).filter((k) => !declared.has(k) && !PROXY_ARGS.has(k));
+  if (unused.length) options.logger.warn(`[Warning] One or more build-args [${unused.join(" ")}] were not consumed`);
+}
 
 /** Finds a stage by name (case-insensitive) or index, among those before `before`. */
 export function findStage(df: Dockerfile, ref: string, before = df.stages.length): Stage | undefined {
@@ -40,10 +94,7 @@ export function targetStage(df: Dockerfile, target?: string): Stage {
   return s;
 }
 
-/**
- * Indexes of the stages needed to build `target`, ascending. `baseOf` gives a stage's expanded FROM image;
- * `copyFroms` its raw COPY --from values (names, indexes or image references).
- */
+/** Indexes of the stages needed to build `target`, ascending. `baseOf` gives a stage's expanded FROM image. */
 export function neededStages(df: Dockerfile, target: Stage, baseOf: (s: Stage) => string): number[] {
   const need = new Set<number>();
   const visit = (s: Stage) => {

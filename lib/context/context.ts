@@ -38,6 +38,11 @@ export async function openContext(spec: string, opts: OpenContextOptions = {}): 
   return { dir, ignore: loadIgnore(dir, opts.dockerfilePath), cleanup: async () => {} };
 }
 
+/** The context with the ignore rules that go with the Dockerfile found in it (opened once, before it was known). */
+export function forDockerfile(ctx: BuildContext, dockerfilePath: string): BuildContext {
+  return { ...ctx, ignore: loadIgnore(ctx.dir, dockerfilePath) };
+}
+
 function loadIgnore(dir: string, dockerfilePath?: string): IgnoreMatcher {
   const candidates = [dockerfilePath ? `${dockerfilePath}.dockerignore` : undefined, join(dir, ".dockerignore")];
   for (const c of candidates) {

@@ -1,4 +1,4 @@
-export { openContext, ContextError } from "./context.ts";
+export { openContext, forDockerfile, ContextError } from "./context.ts";
 export type { BuildContext, OpenContextOptions } from "./context.ts";
 export { IgnoreMatcher, parseDockerignore } from "./dockerignore.ts";
 export { resolveSource } from "./sources.ts";

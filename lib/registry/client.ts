@@ -35,7 +35,7 @@ export class RegistryClient {
   #policy: EndpointPolicy;
   #sessions = new Map<string, Promise<Session>>();
 
-  constructor(opts: RegistryOptions) {
+  constructor(opts: RegistryOptions & { logger: Logger }) {
     this.#o = opts;
     this.#log = opts.logger;
     this.#keychain = new Keychain(opts.dockerConfigDir, opts.credentialHelperPath, opts.envCredentials);

@@ -1,11 +1,13 @@
 // Which scheme and TLS settings a registry gets, from kaniko's flags.
 import { rootCertificates } from "node:tls";
-import type { Logger } from "../log/mod.ts";
 import { RegistryError } from "./errors.ts";
 import type { TlsSettings } from "./session.ts";
 
+/**
+ * How kiln reaches registries (kaniko's registry flags): one shape from the CLI through BuildOptions.registry to
+ * RegistryClient, passed on as it is. Every field is optional; absent means off, empty or none.
+ */
 export interface RegistryOptions {
-  logger: Logger;
   /** registries (host[:port]) to reach over plain HTTP */
   insecureRegistries?: string[];
   /** plain HTTP for every pull / every push (kaniko's --insecure-pull / --insecure) */

@@ -1,0 +1,55 @@
+import { expect, test } from "bun:test";
+import type { Image, Platform } from "../image/mod.ts";
+import { resolveBase, type BaseSources } from "./base.ts";
+import { BuildError } from "./errors.ts";
+import type { StageResult } from "./stage.ts";
+
+const amd64: Platform = { os: "linux", architecture: "amd64" };
+const where = { file: "Dockerfile", line: 3 };
+
+function image(label: string): Image {
+  return { format: "oci", layers: [], config: { os: "linux", architecture: "amd64", config: { Labels: { label } }, rootfs: { type: "layers", diff_ids: [] } } };
+}
+
+/** Sources with a fake puller that records what it was asked for. */
+function sources(stages: Record<string, StageResult> = {}, pull: BaseSources["pull"] = async () => image("pulled")) {
+  const pulls: [string, Platform][] = [];
+  const s: BaseSources = {
+    earlierStage: async (name) => stages[name],
+    pull: (ref, platform) => { pulls.push([ref, platform]); return pull(ref, platform); },
+  };
+  return { s, pulls };
+}
+
+test("scratch is an empty image for the platform with WorkingDir \"/\", pulled from nowhere", async () => {
+  const { s, pulls } = sources();
+  const base = await resolveBase("SCRATCH", { os: "linux", architecture: "arm64", variant: "v8" }, s, where);
+  expect(base.image.layers).toEqual([]);
+  expect(base.image.config.config.WorkingDir).toBe("/");
+  expect(base.image.config).toMatchObject({ os: "linux", architecture: "arm64", variant: "v8" });
+  expect(base.root).toBeUndefined();
+  expect(pulls).toEqual([]);
+});
+
+test("an earlier stage is the base with its root, even when an image of that name exists", async () => {
+  const root = async () => "/roots/0";
+  const { s, pulls } = sources({ builder: { image: image("stage"), root } });
+  const base = await resolveBase("builder", amd64, s, where);
+  expect(base.image.config.config.Labels).toEqual({ label: "stage" });
+  expect(base.root).toBe(root);
+  expect(pulls).toEqual([]);
+});
+
+test("anything else is pulled for the stage's platform; a failed pull names the FROM line", async () => {
+  const { s, pulls } = sources();
+  const base = await resolveBase("registry.example.com/app:1", amd64, s, where);
+  expect(base.image.config.config.Labels).toEqual({ label: "pulled" });
+  expect(base.root).toBeUndefined();
+  expect(pulls).toEqual([["registry.example.com/app:1", amd64]]);
+
+  const failing = sources({}, async () => { throw new Error("manifest unknown"); });
+  const err = await resolveBase("nope:1", amd64, failing.s, where).catch((e) => e);
+  expect(err).toBeInstanceOf(BuildError);
+  expect(err.message).toBe("Dockerfile:3: FROM nope:1: manifest unknown");
+  expect(err.step).toEqual(where);
+});

@@ -1,0 +1,78 @@
+// A stage's build root, set up on first use: only a step that touches files, or a later stage that copies from
+// this one, pays for unpacking the base.
+import { chmodSync, mkdirSync } from "node:fs";
+import type { Image } from "../image/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { RootFS, type SnapshotMode } from "../rootfs/mod.ts";
+import { BuildError } from "./errors.ts";
+import type { InPlaceRoot } from "./inplace.ts";
+
+export interface StageRootOptions {
+  /** The stage's own directory (isolated mode); in place the root is `inPlace.dir`. */
+  dir: string;
+  base: Image;
+  /** The root of the base when it is an earlier stage: copied instead of applying its layers again. */
+  baseRoot?: () => Promise<string>;
+  inPlace?: InPlaceRoot;
+  /** What snapshots leave out besides VOLUMEs (isolated mode; in place the in-place root's list). */
+  ignorePaths: string[];
+  snapshotMode: SnapshotMode;
+  /** Retries when applying a base layer fails. */
+  extractRetries: number;
+  logger: Logger;
+  tmpDir: string;
+}
+
+export class StageRoot {
+  readonly dir: string;
+  readonly #o: StageRootOptions;
+  readonly #volumes: string[] = [];
+  #fs: RootFS | undefined;
+  #setUp: Promise<RootFS> | undefined;
+
+  constructor(o: StageRootOptions) {
+    this.#o = o;
+    this.dir = o.inPlace ? o.inPlace.dir : o.dir;
+  }
+
+  /** The root once it is set up; undefined before. */
+  get current(): RootFS | undefined {
+    return this.#fs;
+  }
+
+  /** The root, set up the first time (concurrent callers share one set-up). */
+  get(): Promise<RootFS> {
+    return (this.#setUp ??= this.#create().then((fs) => (this.#fs = fs)));
+  }
+
+  /** A VOLUME's contents stay out of snapshots for the rest of the stage, as in kaniko. */
+  ignoreBeneath(path: string): void {
+    this.#volumes.push(path);
+    this.#fs?.ignoreBeneath(path);
+  }
+
+  async #create(): Promise<RootFS> {
+    const o = this.#o;
+    if (o.inPlace) {
+      await o.inPlace.claim();
+    } else {
+      mkdirSync(this.dir, { recursive: true });
+      chmodSync(this.dir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
+    }
+    const fs = new RootFS(this.dir, { logger: o.logger, ignorePaths: o.inPlace?.ignorePaths ?? o.ignorePaths, tmpDir: o.tmpDir, snapshotMode: o.snapshotMode });
+    for (const v of this.#volumes) fs.ignoreBeneath(v);
+    // In-place, the earlier stage's files were wiped from "/": its layers are applied again instead.
+    if (o.baseRoot && !o.inPlace) {
+      const src = await o.baseRoot();
+      const cp = Bun.spawnSync(["cp", "-a", "--reflink=auto", `${src}/.`, this.dir], { stderr: "pipe" });
+      if (cp.exitCode !== 0) throw new BuildError(`copying the root of the base stage failed: ${cp.stderr.toString().trim()}`);
+    } else {
+      for (const [i, layer] of o.base.layers.entries()) {
+        o.logger.info(`Unpacking layer ${i + 1}/${o.base.layers.length} ${layer.digest.slice(0, 19)}`);
+        await fs.apply(layer, { retries: o.extractRetries });
+      }
+    }
+    await fs.baseline();
+    return fs;
+  }
+}

@@ -1,0 +1,84 @@
+// One step of a stage that the cache did not answer: expand, execute against the root, snapshot what changed.
+import type { Dockerfile, Instruction } from "../dockerfile/mod.ts";
+import { DockerfileError, expandInstruction } from "../dockerfile/mod.ts";
+import type { Layer } from "../image/mod.ts";
+import { ContextError } from "../context/mod.ts";
+import {
+  execute, InstructionError, lookupFor, RunFailedError, traits, type Changes, type StageState, type StepContext,
+} from "../instructions/mod.ts";
+import { UserLookupError, type RootFS, type SnapshotOptions } from "../rootfs/mod.ts";
+import { BuildError } from "./errors.ts";
+import type { StageRoot } from "./root.ts";
+import type { StepOutcome } from "./step-cache.ts";
+
+/** Expands `raw` in the stage's current scope; a failure names the file and line. */
+export function expandStep(raw: Instruction, state: StageState, df: Dockerfile): Instruction {
+  try {
+    return expandInstruction(raw, lookupFor(state), df.escape, df.file);
+  } catch (e) {
+    const where = { file: df.file, line: raw.line };
+    // A DockerfileError names the file, the line and the word (clipped: a generated line can be megabytes).
+    if (e instanceof DockerfileError) throw new BuildError(e.message, where);
+    throw new BuildError(`${df.file}:${raw.line}: ${raw.original.slice(0, 200)}: ${(e as Error).message}`, where);
+  }
+}
+
+export interface StepRunnerOptions {
+  df: Dockerfile;
+  root: StageRoot;
+  /** The same for every step of the stage. */
+  ctx: StepContext;
+  /** One layer per stage, taken after its last step. */
+  singleSnapshot: boolean;
+  snapshot: Omit<SnapshotOptions, "paths">;
+}
+
+export class StepRunner {
+  readonly #o: StepRunnerOptions;
+
+  constructor(o: StepRunnerOptions) {
+    this.#o = o;
+  }
+
+  /** Executes the expanded `instr` and snapshots its changes; `last`: the stage's last step. */
+  async run(instr: Instruction, state: StageState, last: boolean): Promise<StepOutcome> {
+    const { root } = this.#o;
+    const fs = instr.kind !== "FROM" && traits[instr.kind].needsRootfs ? await root.get() : undefined;
+    const volumes = newVolumes(instr, state);
+    const result = await this.#execute(instr, state);
+    for (const v of volumes) root.ignoreBeneath(v);
+    return { state: result.state, layer: await this.#snapshot(fs, result.changes, last), createdBy: result.createdBy };
+  }
+
+  async #execute(instr: Instruction, state: StageState) {
+    const { df, ctx } = this.#o;
+    try {
+      return await execute(instr, state, ctx);
+    } catch (e) {
+      if (e instanceof RunFailedError) throw e;
+      // What the Dockerfile asks for cannot be done: reported at its line.
+      if (e instanceof InstructionError || e instanceof DockerfileError || e instanceof ContextError || e instanceof UserLookupError) {
+        throw new BuildError(`${df.file}:${instr.line}: ${e.message}`, { file: df.file, line: instr.line });
+      }
+      throw e;
+    }
+  }
+
+  async #snapshot(fs: RootFS | undefined, changes: Changes, last: boolean): Promise<Layer | undefined> {
+    const { singleSnapshot, snapshot, root } = this.#o;
+    if (singleSnapshot) {
+      // One full scan after the last step, whether or not that step touched files itself.
+      const current = root.current;
+      return last && current ? current.snapshot(snapshot) : undefined;
+    }
+    if (!fs || changes.kind === "none") return undefined;
+    return fs.snapshot({ ...snapshot, ...(changes.kind === "paths" ? { paths: changes.paths } : {}) });
+  }
+}
+
+/** The paths a VOLUME declares that the config does not have yet. */
+function newVolumes(instr: Instruction, state: StageState): string[] {
+  if (instr.kind !== "VOLUME") return [];
+  const existing = state.config.config.Volumes ?? {};
+  return [...new Set(instr.volumes)].filter((v) => !Object.hasOwn(existing, v));
+}
