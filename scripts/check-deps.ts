@@ -13,7 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   dockerfile: ["shell"],
   registry: ["image"],
   rootfs: ["image", "layer"],
-  context: ["layer"],
+  context: ["layer", "shell"], // shell: the `[...]` class rules its globs share with ${VAR#pattern}
   sandbox: ["rootfs"],
   instructions: ["dockerfile", "shell", "rootfs", "sandbox", "context", "image"],
   cache: ["image", "registry", "context", "layer"],

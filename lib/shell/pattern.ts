@@ -1,14 +1,16 @@
 // Shell glob patterns used by ${V#p}, ${V%p} and ${V/p/r}, turned into JS regular expressions.
 // Supported like BuildKit: `*`, `?`, `[...]` classes, and `\` escaping `*`, `?`, `\`, `[`, `]`.
+// The `[...]` class parser is shared with lib/context's globs (.dockerignore, COPY sources), which read classes
+// as Go's filepath.Match does; parseClass's dialect names the differences.
 
-class PatternError extends Error {
-  constructor(message: string) {
-    super(message);
-  }
+/** A pattern that cannot be matched: a bad class, a reversed range, a trailing escape. */
+export class PatternError extends Error {
+  override name = "PatternError";
 }
 
 const META = /[.*+?^${}()|[\]\\\/]/g;
 const quote = (s: string) => s.replace(META, "\\$&");
+const classQuote = (c: string) => (c === "-" ? "\\-" : quote(c));
 
 /** Converts a glob to a regex source. `greedy` picks `.*` over `.*?` for `*`. */
 export function globToRegex(pattern: string, greedy: boolean, anchored: boolean): RegExp {
@@ -27,19 +29,13 @@ export function globToRegex(pattern: string, greedy: boolean, anchored: boolean)
       i++;
       out += quote(next);
     } else if (c === "[") {
-      const end = classEnd(chars, i);
-      if (end < 0) {
+      const cls = parseClass(chars, i, "shell");
+      if (!cls) {
         out += "\\[";
         continue;
       }
-      let body = chars.slice(i + 1, end);
-      let negate = false;
-      if (body[0] === "!" || body[0] === "^") {
-        negate = true;
-        body = body.slice(1);
-      }
-      out += "[" + (negate ? "^" : "") + body.map((ch) => (ch === "-" ? "-" : quote(ch))).join("") + "]";
-      i = end;
+      out += cls.source;
+      i = cls.end;
     } else out += quote(c);
   }
   try {
@@ -49,13 +45,59 @@ export function globToRegex(pattern: string, greedy: boolean, anchored: boolean)
   }
 }
 
-// A `]` right after `[` or `[!` is a literal member, as in sh.
-function classEnd(chars: string[], open: number): number {
+/**
+ * Where Docker's globs (Go's filepath.Match, `go`) and the shell's (`shell`) read a bracket class differently:
+ *
+ * | | shell | go |
+ * |---|---|---|
+ * | `[]a]` | `]` first is a member | ErrBadPattern (a class cannot be empty) |
+ * | `[\]]`, `[\-]` | `\` is a member | `\` escapes the next character |
+ * | `[-a]`, `[a-]` | a `-` at either end is a member | ErrBadPattern (an unescaped `-` must be a range) |
+ * | `a[b` (no `]`) | the `[` is literal | ErrBadPattern |
+ *
+ * Both take `^` and `!` for negation (Go's Match knows only `^`; kiln's .dockerignore has always taken `!` too),
+ * ranges `lo-hi` by code point, and reject a reversed range.
+ */
+export type ClassDialect = "shell" | "go";
+
+/**
+ * Parses the class whose `[` is at chars[open]: its regular-expression source and the index of its `]`.
+ * Undefined when the shell takes the `[` literally; a PatternError where Go's Match returns ErrBadPattern.
+ */
+export function parseClass(chars: readonly string[], open: number, dialect: ClassDialect): { source: string; end: number } | undefined {
+  const go = dialect === "go";
+  const bad = (why: string) => { throw new PatternError(`bad [...] class: ${why}`); };
   let j = open + 1;
-  if (chars[j] === "!" || chars[j] === "^") j++;
-  if (chars[j] === "]") j++;
-  for (; j < chars.length; j++) if (chars[j] === "]") return j;
-  return -1;
+  const negate = chars[j] === "^" || chars[j] === "!";
+  if (negate) j++;
+  // One member: in Go's dialect `\` escapes the next character, and a bare `-` or `]` cannot be one.
+  const member = (): string | undefined => {
+    if (j >= chars.length) return go ? bad("missing ]") : undefined;
+    let c = chars[j++];
+    if (go && c === "\\") {
+      if (j >= chars.length) return bad("missing ]");
+      c = chars[j++];
+    } else if (go && (c === "-" || c === "]")) return bad(`unescaped "${c}"`);
+    return c;
+  };
+  let out = "";
+  for (let first = true; ; first = false) {
+    if (j >= chars.length) return go ? bad("missing ]") : undefined;
+    if (chars[j] === "]" && !(first && !go)) {
+      if (first) return bad("empty class");
+      break;
+    }
+    const lo = member();
+    if (lo === undefined) return undefined;
+    if (chars[j] === "-" && j + 1 < chars.length && (go || chars[j + 1] !== "]")) {
+      j++;
+      const hi = member();
+      if (hi === undefined) return undefined;
+      if (lo.codePointAt(0)! > hi.codePointAt(0)!) bad(`range ${lo}-${hi} is reversed`);
+      out += `${classQuote(lo)}-${classQuote(hi)}`;
+    } else out += classQuote(lo);
+  }
+  return { source: `[${negate ? "^" : ""}${out}]`, end: j };
 }
 
 /** Reverses a pattern but keeps `\x` escapes together, so `a\*c` becomes `c\*a`. */
@@ -67,11 +109,11 @@ function reversePattern(pattern: string): string {
       tokens.push(chars[i] + chars[i + 1]);
       i++;
     } else if (chars[i] === "[") {
-      const end = classEnd(chars, i);
-      if (end < 0) tokens.push("\\[");
+      const cls = parseClass(chars, i, "shell");
+      if (!cls) tokens.push("\\[");
       else {
-        tokens.push(chars.slice(i, end + 1).join(""));
-        i = end;
+        tokens.push(chars.slice(i, cls.end + 1).join(""));
+        i = cls.end;
       }
     } else tokens.push(chars[i]);
   }
