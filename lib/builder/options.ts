@@ -119,12 +119,12 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
   // In-place, kiln's own files (binary, CA certs, config.json) live in the kaniko dir.
   const workDir = given.workDir ?? (mode === "in-place" ? OPTION_DEFAULTS.inPlaceWorkDir : undefined);
   const kanikoDir = mode === "in-place" ? workDir : undefined;
-  const dockerConfigDir = given.registry?.dockerConfigDir ?? (kanikoDir ? join(kanikoDir, ".docker") : homeDir && join(homeDir, ".docker"));
+  // An empty DOCKER_CONFIG or HOME names no directory.
+  const dockerConfigDir = given.registry?.dockerConfigDir || (kanikoDir ? join(kanikoDir, ".docker") : homeDir && join(homeDir, ".docker"));
   const caFiles = given.registry?.caFiles
     ?? trustedCaFiles([...(kanikoDir ? [join(kanikoDir, "ssl/certs")] : []), ...(sslCertDir ?? "").split(":").filter(Boolean)], sslCertFile);
-  const registry: RegistryOptions = {
-    ...given.registry, ...(dockerConfigDir ? { dockerConfigDir } : {}), ...(caFiles.length ? { caFiles } : {}),
-  };
+  const registry: RegistryOptions = { ...given.registry, dockerConfigDir: dockerConfigDir || undefined, ...(caFiles.length ? { caFiles } : {}) };
+  if (registry.dockerConfigDir === undefined) delete registry.dockerConfigDir;
   return {
     context: OPTION_DEFAULTS.context,
     destinations: [],

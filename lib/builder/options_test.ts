@@ -33,6 +33,8 @@ test("a field given as undefined is not given; given values win", () => {
 test("config.json: registry.dockerConfigDir ($DOCKER_CONFIG), else the kaniko dir in place, else $HOME/.docker", () => {
   expect(resolveOptions({ selfCommand, homeDir: "/home/me" }).registry.dockerConfigDir).toBe("/home/me/.docker");
   expect(resolveOptions({ selfCommand }).registry.dockerConfigDir).toBeUndefined();
+  expect(resolveOptions({ selfCommand, homeDir: "", registry: { dockerConfigDir: "" } }).registry).toEqual({});
+  expect(resolveOptions({ selfCommand, mode: "in-place", registry: { dockerConfigDir: "" } }).registry.dockerConfigDir).toBe("/kaniko/.docker");
   const inPlace = resolveOptions({ selfCommand, mode: "in-place", homeDir: "/root" });
   expect(inPlace.workDir).toBe("/kaniko");
   expect(inPlace.registry.dockerConfigDir).toBe("/kaniko/.docker");
