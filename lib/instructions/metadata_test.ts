@@ -143,7 +143,7 @@ describe("config-only instructions change the config and nothing on disk", () =>
 
   test("WORKDIR's config part: relative paths resolve against the previous WORKDIR, variables expand, an absolute path stays as written", async () => {
     let state = stateOf({ WorkingDir: "/base" });
-    const df = parseDockerfile("FROM scratch\nENV D=/x\nWORKDIR a\nWORKDIR $D/y/\nWORKDIR z\n", { file: "Dockerfile" });
+    const df = parseDockerfile("FROM scratch\nENV D=/x\nWORKDIR a\nWORKDIR $D/y/\nWORKDIR z\nWORKDIR ../w/\n", { file: "Dockerfile" });
     const dirs: string[] = [];
     for (const raw of df.stages[0].instructions) {
       const instr = expandInstruction(raw, lookupFor(state), df.escape);
@@ -153,8 +153,9 @@ describe("config-only instructions change the config and nothing on disk", () =>
       state = r.state;
       if (instr.kind === "WORKDIR") dirs.push(state.config.config.WorkingDir!);
     }
-    // BuildKit keeps an absolute WORKDIR as written, trailing slash included (conformance case workdir-trailing-slash).
-    expect(dirs).toEqual(["/base/a", "/x/y/", "/x/y/z"]);
+    // BuildKit keeps an absolute WORKDIR as written, trailing slash included, and cleans a relative one joined to the
+    // current WORKDIR (conformance cases workdir-trailing-slash, workdir-relative-trailing-slash).
+    expect(dirs).toEqual(["/base/a", "/x/y/", "/x/y/z", "/x/y/w"]);
   });
 });
 

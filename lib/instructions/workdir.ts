@@ -1,17 +1,17 @@
 // WORKDIR: sets the working directory and creates it when missing, owned by the current USER as BuildKit does.
 import { lstatSync, mkdirSync, chownSync, type Stats } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, posix } from "node:path";
 import type { WorkdirInstruction } from "../dockerfile/mod.ts";
 import { resolveHostPath, resolveUser } from "../rootfs/mod.ts";
 import type { StepContext } from "./context.ts";
-import { resolveAgainst, rootPath } from "./paths.ts";
+import { rootPath } from "./paths.ts";
 import type { StageState, StepResult } from "./state.ts";
 import { withRuntime } from "./state.ts";
 import { InstructionError } from "./metadata.ts";
 import { workdirCreatedBy } from "./history.ts";
 
 export async function executeWorkdir(instr: WorkdirInstruction, state: StageState, ctx: StepContext | undefined): Promise<StepResult> {
-  const dir = resolveAgainst(state.config.config.WorkingDir, instr.path).replace(/(.)\/$/, "$1");
+  const dir = workdirOf(state.config.config.WorkingDir, instr.path);
   const next = withRuntime(state, { WorkingDir: dir });
   const createdBy = workdirCreatedBy(dir);
   if (!ctx) return { state: next, changes: { kind: "none" }, createdBy };
@@ -34,6 +34,14 @@ export async function executeWorkdir(instr: WorkdirInstruction, state: StageStat
   }
   // A WORKDIR that created nothing adds no layer (BuildKit commits an empty one; see tests/conformance/README.md).
   return { state: next, changes: created.length ? { kind: "paths", paths: created } : { kind: "none" }, createdBy };
+}
+
+/**
+ * The WORKDIR BuildKit records: an absolute path as written (a trailing slash kept), a relative one joined to the
+ * current WORKDIR with Go's path.Join, which cleans it (no trailing slash).
+ */
+function workdirOf(current: string | undefined, p: string): string {
+  return p.startsWith("/") ? posix.normalize(p) : posix.join("/", current || "/", p).replace(/(.)\/$/, "$1");
 }
 
 // ENOTDIR too: beneath a file nothing exists, and the walk up reaches the file and names it.
