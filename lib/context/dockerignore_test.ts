@@ -15,7 +15,9 @@ const cases: [string[], string, boolean][] = [
   [["a?c"], "abc", true],
   [["a?c"], "a/c", false],
   [["[a-c].txt"], "b.txt", true],
-  [["[!a-c].txt"], "d.txt", true],
+  [["[!a-c].txt"], "d.txt", false],
+  [["[!a-c].txt"], "!.txt", true],
+  [["[^a-c].txt"], "d.txt", true],
   [["tmp*", "!tmp/keep", "tmp/keep/no"], "tmp/keep/no", true],
 ];
 

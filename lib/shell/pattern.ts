@@ -68,7 +68,8 @@ export function parseClass(chars: readonly string[], open: number, dialect: Clas
   const go = dialect === "go";
   const bad = (why: string) => { throw new PatternError(`bad [...] class: ${why}`); };
   let j = open + 1;
-  const negate = chars[j] === "^" || chars[j] === "!";
+  // The shell negates with `^` or `!`; Go (and so Docker, checked against BuildKit) only with `^`: `[!a]` is `!` or `a`.
+  const negate = chars[j] === "^" || (!go && chars[j] === "!");
   if (negate) j++;
   // One member: in Go's dialect `\` escapes the next character, and a bare `-` or `]` cannot be one.
   const member = (): string | undefined => {

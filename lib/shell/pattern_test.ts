@@ -17,12 +17,14 @@ test.each([
 const goClass = (p: string) => parseClass(Array.from(p), 0, "go");
 const goMatches = (p: string, c: string) => new RegExp(`^${goClass(p)!.source}$`).test(c);
 
-test("go: `\\` escapes inside a class, `^` and `!` negate, ranges by code point", () => {
+test("go: `\\` escapes inside a class, only `^` negates (`!` is a member), ranges by code point", () => {
   expect(goMatches("[\\]]", "]")).toBe(true);
   expect(goMatches("[\\-]", "-")).toBe(true);
   expect(goMatches("[\\\\]", "\\")).toBe(true);
   expect(goMatches("[^a]", "a")).toBe(false);
-  expect(goMatches("[!a]", "b")).toBe(true);
+  expect(goMatches("[!a]", "b")).toBe(false);
+  expect(goMatches("[!a]", "!")).toBe(true);
+  expect(goMatches("[!a]", "a")).toBe(true);
   expect(goMatches("[a-c]", "b")).toBe(true);
   expect(goMatches("[a-c]", "d")).toBe(false);
   expect(goClass("[ab]x")).toEqual({ source: "[ab]", end: 3 });
