@@ -3,6 +3,8 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import type { Image } from "../image/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { Layer } from "../image/mod.ts";
+import { withBackoff } from "../registry/mod.ts";
 import { RootFS, type SnapshotMode } from "../rootfs/mod.ts";
 import { BuildError } from "./errors.ts";
 import type { InPlaceRoot } from "./inplace.ts";
@@ -17,8 +19,10 @@ export interface StageRootOptions {
   /** What snapshots leave out besides VOLUMEs (isolated mode; in place the in-place root's list). */
   ignorePaths: string[];
   snapshotMode: SnapshotMode;
-  /** Retries when applying a base layer fails. */
+  /** Retries when applying a base layer fails (--image-fs-extract-retry). */
   extractRetries: number;
+  /** Wait before the first of them, doubled for each next one; kaniko's 1 s when absent. */
+  extractRetryDelayMs?: number;
   logger: Logger;
   tmpDir: string;
 }
@@ -69,10 +73,24 @@ export class StageRoot {
     } else {
       for (const [i, layer] of o.base.layers.entries()) {
         o.logger.info(`Unpacking layer ${i + 1}/${o.base.layers.length} ${layer.digest.slice(0, 19)}`);
-        await fs.apply(layer, { retries: o.extractRetries });
+        await applyWithRetries(fs, layer, o);
       }
     }
     await fs.baseline();
     return fs;
   }
+}
+
+/** A failed extraction is tried again, with the registry client's backoff rules (one retry helper for the project). */
+async function applyWithRetries(fs: RootFS, layer: Layer, o: StageRootOptions): Promise<void> {
+  const attempts = o.extractRetries + 1;
+  await withBackoff({ attempts, firstDelayMs: o.extractRetryDelayMs ?? 1000, warn: (m) => o.logger.warn(m) }, async (last) => {
+    try {
+      await fs.apply(layer);
+      return { done: undefined };
+    } catch (err) {
+      if (last && attempts > 1 && err instanceof Error) err.message += ` (after ${attempts} attempts)`;
+      return { again: err, because: `applying layer ${layer.digest} failed: ${(err as Error).message}` };
+    }
+  });
 }

@@ -2,4 +2,5 @@
 export { RegistryClient, type PullResult } from "./client.ts";
 export type { RegistryOptions } from "./options.ts";
 export { RegistryError } from "./errors.ts";
+export { withBackoff, type Backoff } from "./retry.ts";
 export { CredentialError, Keychain, credentialsFromEnv, type Credential } from "./keychain.ts";

@@ -1,5 +1,5 @@
 // Public face of lib/rootfs: everything that touches a build root.
-export { RootFS, type RootFSOptions, type SnapshotOptions, type ApplyLayerOptions } from "./rootfs.ts";
+export { RootFS, type RootFSOptions, type SnapshotOptions } from "./rootfs.ts";
 export type { SnapshotMode } from "./index.ts";
 export { XattrError, getXattrs, setXattr } from "./xattr.ts";
 export { archiveCodec, extractArchive, type ArchiveCodec, type ExtractOptions } from "./archive.ts";

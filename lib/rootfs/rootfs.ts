@@ -22,13 +22,6 @@ export interface RootFSOptions {
   snapshotMode?: SnapshotMode;
 }
 
-export interface ApplyLayerOptions {
-  /** Further attempts after a failed one (--image-fs-extract-retry). */
-  retries?: number;
-  /** Wait before the first retry, doubled for each next one; 1 s (kaniko's backoff) when absent. */
-  backoffMs?: number;
-}
-
 export interface SnapshotOptions {
   compression: "gzip" | "zstd";
   level?: number;
@@ -78,28 +71,11 @@ export class RootFS {
   }
 
   /**
-   * Extracts one layer into the root; see applyEntries for the rules. A failed attempt is retried
-   * (re-applying a layer over a partial copy of itself gives the same tree). Keeps the baseline in step.
+   * Extracts one layer into the root; see applyEntries for the rules. Applying it again after a failure is safe
+   * (re-applying a layer over a partial copy of itself gives the same tree): the builder retries. Keeps the
+   * baseline in step.
    */
-  async apply(layer: Layer, opts: ApplyLayerOptions = {}): Promise<void> {
-    const retries = opts.retries ?? 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#applyOnce(layer);
-        return;
-      } catch (err) {
-        if (attempt >= retries) {
-          if (attempt > 0 && err instanceof Error) err.message += ` (after ${attempt + 1} attempts)`;
-          throw err;
-        }
-        const wait = (opts.backoffMs ?? 1000) * 2 ** attempt;
-        this.#logger.warn(`applying layer ${layer.digest} failed, retrying in ${wait} ms`, { error: (err as Error).message });
-        await Bun.sleep(wait);
-      }
-    }
-  }
-
-  async #applyOnce(layer: Layer): Promise<void> {
+  async apply(layer: Layer): Promise<void> {
     const started = performance.now();
     // A layer already in a file is read by the inflating worker itself; one from a registry is
     // checked against its digest there too, not by the stream on this thread.
