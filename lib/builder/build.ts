@@ -20,7 +20,7 @@ import { checkOutputPaths, writeOutputs } from "./outputs.ts";
 import { InPlaceRoot } from "./inplace.ts";
 import { BuildDir, reapDeadBuilds } from "./workdir.ts";
 import { MountResources, withLabels } from "../instructions/mod.ts";
-import { abortAllRuns, closeNetwork } from "../sandbox/mod.ts";
+import { abortRuns, closeNetwork } from "../sandbox/mod.ts";
 
 export interface BuildResult {
   image: Image;
@@ -47,7 +47,7 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
     const outputs = new OutputStage();
     const interrupted = whenAborted(options.signal, async () => {
       // The RUNs first: their runtime state lives in the work dir, and they may still be writing into it.
-      await abortAllRuns();
+      await abortRuns(join(work.dir, "runc"));
       outputs.discard();
       work.remove();
     });

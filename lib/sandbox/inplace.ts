@@ -20,7 +20,7 @@ export async function runInPlace(spec: Omit<RunSpec, "root">, opts: SandboxOptio
   // Output streams while the command runs; a background child still holding the pipes would keep the
   // pumps waiting, so the group is killed as soon as the command itself exits.
   const pumps = Promise.all([pump(proc.stdout, opts.stdout), pump(proc.stderr, opts.stderr)]);
-  const untrack = trackRun({ kill: async () => { killGroup(proc.pid); await proc.exited; } });
+  const untrack = trackRun({ build: opts.runtimeDir ?? "", kill: async () => { killGroup(proc.pid); await proc.exited; } });
   try {
     await proc.exited;
   } finally {

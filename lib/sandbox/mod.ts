@@ -4,6 +4,6 @@ export { runInPlace } from "./inplace.ts";
 export type { RunSpec, SandboxOptions } from "./run.ts";
 export type { SandboxMount } from "./mounts.ts";
 export { setTimesNs } from "./libc.ts";
-export { abortAllRuns } from "./lifecycle.ts";
+export { abortRuns } from "./lifecycle.ts";
 export { containerSpec, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from "./spec.ts";
 export { runNetwork, closeNetwork, PRIVATE_NAMESERVER, type RunNetwork } from "./network.ts";

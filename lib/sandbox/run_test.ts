@@ -2,7 +2,7 @@ import { test, expect, beforeAll, afterAll } from "bun:test";
 import { chmodSync, mkdtempSync, mkdirSync, copyFileSync, symlinkSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { abortAllRuns, findRuntime, runIsolated } from "./mod.ts";
+import { abortRuns, findRuntime, runIsolated } from "./mod.ts";
 import { silentLogger } from "../log/mod.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -93,18 +93,29 @@ test("--network=none leaves only loopback, and it is up", async () => {
   expect(Number(r.out.trim().split("\n").pop()) & 1).toBe(1); // IFF_UP
 });
 
-test("abortAllRuns kills a running RUN's whole tree", async () => {
-  const started = Promise.withResolvers<void>();
-  let out = "";
+test("abortRuns kills a running RUN's whole tree, and only its own build's", async () => {
+  const other = mkdtempSync(join(tmpdir(), "kiln-runtime-other-"));
   const dec = new TextDecoder();
-  const pending = runIsolated(
-    { root, argv: ["sh", "-c", "sleep 3131 & echo started; wait"], env: ["PATH=/bin"], cwd: "/", uid: 0, gid: 0, groups: [] },
-    { selfCommand, runtimeDir, logger: silentLogger, stdout: (c) => { out += dec.decode(c); if (out.includes("started")) started.resolve(); } },
-  );
-  await started.promise;
-  await abortAllRuns();
-  expect(await pending).toBe(137);
-  expect(Bun.spawnSync(["pgrep", "-f", "sleep 3131"]).stdout.toString().trim()).toBe("");
+  const start = (tag: string, dir: string) => {
+    const started = Promise.withResolvers<void>();
+    let out = "";
+    const done = runIsolated(
+      { root, argv: ["sh", "-c", `sleep ${tag} & echo started; wait`], env: ["PATH=/bin"], cwd: "/", uid: 0, gid: 0, groups: [] },
+      { selfCommand, runtimeDir: dir, logger: silentLogger, stdout: (c) => { out += dec.decode(c); if (out.includes("started")) started.resolve(); } },
+    );
+    return { started: started.promise, done };
+  };
+  const mine = start("3131", runtimeDir);
+  const theirs = start("3132", other);
+  await Promise.all([mine.started, theirs.started]);
+  await abortRuns(runtimeDir);
+  expect(await mine.done).toBe(137);
+  const running = (n: string) => Bun.spawnSync(["pgrep", "-f", `sleep ${n}`]).stdout.toString().trim();
+  expect(running("3131")).toBe("");
+  expect(running("3132")).not.toBe("");
+  await abortRuns(other);
+  expect(await theirs.done).toBe(137);
+  rmSync(other, { recursive: true, force: true });
 }, 20_000);
 
 test("without runc, the error says how to install it", () => {

@@ -1,7 +1,7 @@
 // How a RUN executes in the isolated mode: as a container of the OCI runtime runc (the runtime BuildKit and
 // buildah use), with the build root as its rootfs and a spec equal to Docker's defaults (spec.ts). The command is
 // PID 1 of its namespace, so whatever it leaves running dies with it. Every container is recorded under the
-// build's runtime directory, so an interrupted build (abortAllRuns), a build killed outright (the watchdog below)
+// build's runtime directory, so an interrupted build (abortRuns), a build killed outright (the watchdog below)
 // and a later build finding a dead one's leftovers (reapRuns) can all remove what is still running.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, accessSync, constants } from "node:fs";
 import { join } from "node:path";
@@ -61,6 +61,7 @@ export async function runIsolated(spec: RunSpec, opts: SandboxOptions): Promise<
     stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
   });
   const untrack = trackRun({
+    build: opts.runtimeDir,
     kill: async () => {
       Bun.spawnSync([runc, "--root", state, "delete", "--force", id], { stdout: "ignore", stderr: "ignore" });
       await proc.exited;
