@@ -7,7 +7,7 @@ import {
 import { checkPushPermission, openBlob, pushBlob, readBlob, type UploadResult } from "./blobs.ts";
 import { RegistryError } from "./errors.ts";
 import { Keychain } from "./keychain.ts";
-import { asManifest, getManifest, isIndex, parseJson, putManifest, selectPlatform } from "./manifests.ts";
+import { asManifest, getManifest, isIndex, parseJson, putManifest, selectPlatform, type FetchedManifest } from "./manifests.ts";
 import { EndpointPolicy, type Purpose, type RegistryOptions } from "./options.ts";
 import { Session } from "./session.ts";
 
@@ -120,6 +120,37 @@ export class RegistryClient {
         throw new RegistryError(`${refText} for ${formatPlatform(platform)} points to another index; nested indexes are not supported`, { registry: r.registry, repository: repo });
       }
     }
+    // An index already chose the platform; a lone manifest is checked against it.
+    const res = await this.#imageOf(s, r, m, indexDigest ? undefined : platform);
+    return { ...res, ...(indexDigest ? { indexDigest } : {}) };
+  }
+
+  /**
+   * The single manifest ref names, read from ref's own registry (no mirrors, no platform choice): the manifest
+   * and the config only, with lazy layers whose origin is ref's repository. undefined when the registry has no
+   * such manifest or repository: for stores kept in a registry (the layer cache), where absence is an answer.
+   */
+  async pullManifest(ref: string): Promise<PullResult | undefined> {
+    const r = parseReference(ref);
+    const refText = formatReference(r);
+    const s = await this.#session(r.registry, "pull");
+    let m: FetchedManifest;
+    try {
+      m = await getManifest(s, r.repository, manifestSelector(r), refText);
+    } catch (e) {
+      if (e instanceof RegistryError && e.status === 404) return undefined;
+      throw e;
+    }
+    if (isIndex(m.mediaType)) {
+      throw new RegistryError(`${refText} is an index, not a single image manifest`, { registry: r.registry, repository: r.repository });
+    }
+    return this.#imageOf(s, r, m);
+  }
+
+  /** The image of a single-platform manifest: its config is fetched, its layers are left for their readers. */
+  async #imageOf(s: Session, r: Reference, m: FetchedManifest, expected?: Platform): Promise<PullResult> {
+    const refText = formatReference(r);
+    const repo = r.repository;
     const manifest = asManifest(m.bytes, refText, r.registry);
     const configBytes = await readBlob(s, repo, manifest.config);
     const config = parseJson<ImageConfig>(configBytes, `config of ${refText}`, r.registry);
@@ -127,8 +158,8 @@ export class RegistryClient {
     if (diffIDs.length !== manifest.layers.length) {
       throw new RegistryError(`${refText} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${diffIDs.length} diff_ids`, { registry: r.registry, repository: repo });
     }
-    if (!indexDigest && (config.os !== platform.os || config.architecture !== platform.architecture)) {
-      this.#log.warn(`image ${refText} is for ${config.os}/${config.architecture}, not the requested ${formatPlatform(platform)}`);
+    if (expected && (config.os !== expected.os || config.architecture !== expected.architecture)) {
+      this.#log.warn(`image ${refText} is for ${config.os}/${config.architecture}, not the requested ${formatPlatform(expected)}`);
     }
     const origin = { registry: r.registry, repository: repo };
     const layers: Layer[] = manifest.layers.map((d, i) => ({
@@ -143,7 +174,7 @@ export class RegistryClient {
     }));
     const format = (manifest.mediaType ?? m.mediaType) === MediaType.dockerManifest ? "docker" : "oci";
     const image: Image = { format, config, layers, ...(manifest.annotations ? { annotations: manifest.annotations } : {}) };
-    return { image, digest: m.digest, ...(indexDigest ? { indexDigest } : {}) };
+    return { image, digest: m.digest };
   }
 
   async push(image: Image, refs: string[]): Promise<{ digest: string }> {

@@ -94,6 +94,18 @@ describe("push and pull over plain HTTP", () => {
     expect(err.message).toContain("kiln/app");
   });
 
+  test("pullManifest reads one manifest and its config, lazily; a missing tag or repository is undefined", async () => {
+    const { digest } = await client.push(img.image, [`${reg.host}/kiln/single:1`]);
+    const got = await client.pullManifest(`${reg.host}/kiln/single:1`);
+    expect(got?.digest).toBe(digest);
+    expect(got?.image.config).toEqual(img.image.config);
+    expect(got?.image.layers.map((l) => [l.digest, l.diffID, l.origin])).toEqual(
+      img.image.layers.map((l) => [l.digest, l.diffID, { registry: reg.host, repository: "kiln/single" }]));
+    expect(sha256(await readAll(await got!.image.layers[1].open())) as string).toBe(img.image.layers[1].digest);
+    expect(await client.pullManifest(`${reg.host}/kiln/single:nope`)).toBeUndefined();
+    expect(await client.pullManifest(`${reg.host}/kiln/never-pushed:1`)).toBeUndefined();
+  });
+
   test("a blob altered in the registry's storage fails the layer stream with a digest mismatch", async () => {
     const t = await tinyImage({ files: [{ "x.txt": "original content\n" }] });
     try {
@@ -151,6 +163,16 @@ test("an image pulled from one registry streams its layers into another", async 
   } finally {
     await Promise.all([a.stop(), b.stop(), img.cleanup()]);
   }
+});
+
+test("pullManifest of an unreachable registry is an error, not a miss", async () => {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  const client = new RegistryClient({ logger: silentLogger, insecureRegistries: [`127.0.0.1:${port}`] });
+  const err = await client.pullManifest(`127.0.0.1:${port}/x/cache:1`).catch((e) => e);
+  expect(err).toBeInstanceOf(RegistryError);
+  expect(err.code).toBe("ECONNREFUSED");
 });
 
 test("retries back off and are logged before giving up", async () => {

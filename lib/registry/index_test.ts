@@ -55,6 +55,12 @@ test("each platform of an index resolves to its own manifest", async () => {
   expect(byDigest.digest).toBe(digests.arm);
 });
 
+test("pullManifest refuses an index: it reads single manifests only", async () => {
+  const err = await client.pullManifest(`${reg.host}/multi/app:latest`).catch((e) => e);
+  expect(err).toBeInstanceOf(RegistryError);
+  expect(err.message).toContain("is an index, not a single image manifest");
+});
+
 test("a platform the index lacks is an error listing what it has", async () => {
   const err = await client.pull(`${reg.host}/multi/app:latest`, { os: "linux", architecture: "s390x" }).catch((e) => e);
   expect(err).toBeInstanceOf(RegistryError);
