@@ -1,9 +1,9 @@
 // COPY (and ADD's local files): sources from the context (minus .dockerignore), another stage or image, or
 // heredocs; --chown, --chmod (octal or symbolic), --parents, --exclude, --link (accepted: same result).
 import { mkdtempSync, writeFileSync, rmSync, chmodSync } from "node:fs";
-import { basename, join, posix } from "node:path";
+import { join, posix } from "node:path";
 import type { AddInstruction, CopyInstruction } from "../dockerfile/mod.ts";
-import { IgnoreMatcher, resolveSource, type ResolvedSource } from "../context/mod.ts";
+import { resolveSource, SourceFilter, type ResolvedSource } from "../context/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
 import { ChmodError, parseChmod, type ModeFn } from "./chmod.ts";
 import type { StepContext } from "./context.ts";
@@ -65,7 +65,7 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
   const from = instr.kind === "COPY" ? instr.from : undefined;
   const srcRoot = from !== undefined ? await fromRoot(ctx, from, what) : ctx.buildContext.dir;
   const ignore = from !== undefined ? undefined : ctx.buildContext.ignore;
-  const exclude = instr.exclude.length ? new IgnoreMatcher(instr.exclude) : undefined;
+  const filter = new SourceFilter(ignore, instr.exclude);
   // (source, the part of its path kept below the destination with --parents)
   const sources: { src: ResolvedSource; keep: string }[] = [];
   for (const s of instr.sources) {
@@ -80,19 +80,13 @@ export async function executeCopy(instr: CopyInstruction | AddInstruction, state
     }
     if (found.length === 0) throw new InstructionError(`${what}: no source files were specified: "${s}" matched nothing in ${from ?? "the build context"}`);
     for (const f of found) {
-      if (exclude && !f.isDir && exclude.ignores(basename(f.rel))) continue;
+      if (!filter.keepSource(f)) continue;
       const rel = prefix && f.rel.startsWith(prefix + "/") ? f.rel.slice(prefix.length + 1) : f.rel;
       sources.push({ src: f, keep: parents ? rel : "" });
     }
   }
 
-  const include: CopyOptions["include"] = (src, sub, isDir) => {
-    if (sub === "") return true;
-    const ctxRel = src.rel ? `${src.rel}/${sub}` : sub;
-    if (ignore && ignore.ignores(ctxRel) && !(isDir && ignore.mayIncludeBelow(ctxRel))) return false;
-    if (exclude && exclude.ignores(sub) && !(isDir && exclude.hasExceptions)) return false;
-    return true;
-  };
+  const include: CopyOptions["include"] = (src, sub, isDir) => filter.keepEntry(src, sub, isDir);
 
   let heredocDir: string | undefined;
   try {
