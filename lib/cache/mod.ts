@@ -1,2 +1,6 @@
 // The layer cache: step keys, stores of step entries (a registry repository, an OCI layout), the base-image cache dir and the warmer.
 export type { CacheEntry, LayerCache, BaseImageCache } from "./types.ts";
+export { parseGoDuration, DurationError } from "./duration.ts";
+export { RegistryLayerCache, type RegistryLayerCacheOptions } from "./registry-cache.ts";
+export { OciLayoutLayerCache, type OciLayoutLayerCacheOptions } from "./oci-cache.ts";
+export { CacheStoreError, type StoreOptions } from "./entry.ts";
