@@ -12,9 +12,8 @@
 // by SIGKILL (a CI timeout) leaves it behind, and its pid says nothing on a volume shared between containers' pid
 // namespaces; this way no state outlives a writer. Lookups read kiln-refs/KEY: one small file per probe, however
 // large index.json grows.
-import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -22,6 +21,7 @@ import {
   digestHex, isDigest, MediaType, serializeImage, sha256, StreamDigester,
   type Descriptor, type Image, type ImageConfig, type Index, type Layer, type Manifest,
 } from "../image/mod.ts";
+import { writeAtomically, writeIfMissing } from "./atomic-file.ts";
 import { CacheStoreError, checkKey, entryImage, entryOf, expired, type StoreOptions } from "./entry.ts";
 import type { CacheEntry, LayerCache } from "./types.ts";
 
@@ -101,12 +101,12 @@ export class OciLayoutLayerCache implements LayerCache {
     try {
       await mkdir(join(this.#dir, "blobs", "sha256"), { recursive: true });
       await mkdir(join(this.#dir, REFS), { recursive: true });
-      await this.#writeOnce(join(this.#dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+      await writeIfMissing(join(this.#dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
       // Blobs before the entry that names them, the entry before index.json: a reader never meets a dangling name.
       if (entry.layer) await this.#writeLayer(entry.layer);
-      await this.#writeOnce(this.#blob(ser.configDescriptor.digest), ser.configBytes);
-      await this.#writeOnce(this.#blob(ser.manifestDescriptor.digest), ser.manifestBytes);
-      await this.#replace(join(this.#dir, REFS, key), (tmp) => writeFile(tmp, JSON.stringify(desc)));
+      await writeIfMissing(this.#blob(ser.configDescriptor.digest), ser.configBytes);
+      await writeIfMissing(this.#blob(ser.manifestDescriptor.digest), ser.manifestBytes);
+      await writeAtomically(join(this.#dir, REFS, key), (tmp) => writeFile(tmp, JSON.stringify(desc)));
       await this.#syncIndex(key);
     } catch (e) {
       if (e instanceof CacheStoreError) throw e;
@@ -114,27 +114,9 @@ export class OciLayoutLayerCache implements LayerCache {
     }
   }
 
-  /** Writes `path` through a temporary sibling renamed over it, removed when writing fails (a full disk). */
-  async #replace(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-    const tmp = join(path, "..", `.tmp-${process.pid}-${randomUUID()}`);
-    try {
-      await write(tmp);
-      await rename(tmp, path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-  }
-
-  /** A content-named file: present means complete (it was renamed into place), so it is written once. */
-  async #writeOnce(path: string, bytes: string | Uint8Array): Promise<void> {
-    if (await exists(path)) return;
-    await this.#replace(path, (tmp) => writeFile(tmp, bytes));
-  }
-
   async #writeLayer(layer: Layer): Promise<void> {
     const dest = this.#blob(layer.digest);
-    if (await exists(dest)) return;
+    if (await stat(dest).catch(() => undefined)) return;
     if (layer.path) {
       // A hard link costs nothing, and link(2) refuses an existing name, so it needs no temporary file.
       try {
@@ -145,7 +127,7 @@ export class OciLayoutLayerCache implements LayerCache {
         // Another filesystem, or one without hard links: copy.
       }
     }
-    await this.#replace(dest, async (tmp) => {
+    await writeAtomically(dest, async (tmp) => {
       const source = layer.path ? Bun.file(layer.path).stream() as ReadableStream<Uint8Array> : await layer.open();
       await pipeline(Readable.fromWeb(verified(source, layer, `layer ${layer.path ?? layer.digest}`) as any), createWriteStream(tmp));
     });
@@ -173,7 +155,7 @@ export class OciLayoutLayerCache implements LayerCache {
       // A key stored again (after its TTL) replaces its older manifest; entries of other tools are kept.
       const replaced = new Set(added.map((d) => d.annotations?.[REF_NAME]));
       const manifests = [...index.manifests.filter((d) => !replaced.has(d.annotations?.[REF_NAME])), ...added];
-      await this.#replace(indexPath, (tmp) => writeFile(tmp, JSON.stringify({ ...index, manifests })));
+      await writeAtomically(indexPath, (tmp) => writeFile(tmp, JSON.stringify({ ...index, manifests })));
     }
   }
 
@@ -190,16 +172,6 @@ export class OciLayoutLayerCache implements LayerCache {
 
 function parse<T>(bytes: Uint8Array): T {
   return JSON.parse(new TextDecoder().decode(bytes)) as T;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if (errno(e) === "ENOENT") return false;
-    throw e;
-  }
 }
 
 /** The bytes of a file that must hash to `d`; a difference errors the stream at its end. */

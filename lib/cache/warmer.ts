@@ -3,13 +3,14 @@
 // file, so a build reading the directory meanwhile, or a second warmer writing it, never sees half an entry and no
 // entry is lost.
 import { createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { formatPlatform, serializeImage, type Image, type Platform } from "../image/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/mod.ts";
+import { writeAtomically, writeIfMissing } from "./atomic-file.ts";
 import { blobPath, cacheEntry, cacheRefName, findCacheEntry, isFresh, readCacheIndex, readCachedImage, CacheAnnotation } from "./base-cache.ts";
 
 export interface WarmImagesOptions {
@@ -98,26 +99,6 @@ async function hasFresh(dir: string, name: string, platform: Platform, ttlMs: nu
   } catch {
     return false; // damaged: fetch it again
   }
-}
-
-let tempCount = 0;
-/** A temporary name beside `path`, unique to this process and call, renamed over `path` once complete. */
-const tempFor = (path: string) => `${path}.tmp-${process.pid}-${Date.now()}-${tempCount++}`;
-
-async function writeAtomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = tempFor(path);
-  try {
-    await write(tmp);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-async function writeIfMissing(path: string, text: string): Promise<void> {
-  if (await stat(path).catch(() => undefined)) return;
-  await writeAtomically(path, (tmp) => writeFile(tmp, text));
 }
 
 /** Writes the image's blobs; a blob already there with its size is kept unless `force` (blobs are shared by digest). */
