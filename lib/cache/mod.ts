@@ -4,5 +4,5 @@ export { parseGoDuration, DurationError } from "./duration.ts";
 export { RegistryLayerCache, type RegistryLayerCacheOptions } from "./registry-cache.ts";
 export { OciLayoutLayerCache, type OciLayoutLayerCacheOptions } from "./oci-cache.ts";
 export { CacheStoreError, type StoreOptions } from "./entry.ts";
-export { stepKey, baseKey, CacheKeyError, CACHE_FORMAT_VERSION } from "./key.ts";
-export type { StepKeyInput, KeyInstruction, KeyState, KeyBuildOptions } from "./key.ts";
+export { stepKey, baseKey, stepKeyNeeds, contextKeyInputs, CacheKeyError, CACHE_FORMAT_VERSION } from "./key.ts";
+export type { StepKeyInput, StepKeyNeeds, KeyInstruction, KeyState, KeyBuildOptions } from "./key.ts";
