@@ -33,6 +33,9 @@ export class StageRoot {
   readonly #volumes: string[] = [];
   #fs: RootFS | undefined;
   #setUp: Promise<RootFS> | undefined;
+  /** Layers cache hits appended since the files were last needed, in order. */
+  readonly #pending: Layer[] = [];
+  #applying: Promise<void> = Promise.resolve();
 
   constructor(o: StageRootOptions) {
     this.#o = o;
@@ -44,9 +47,26 @@ export class StageRoot {
     return this.#fs;
   }
 
-  /** The root, set up the first time (concurrent callers share one set-up). */
-  get(): Promise<RootFS> {
-    return (this.#setUp ??= this.#create().then((fs) => (this.#fs = fs)));
+  /**
+   * The root, set up the first time (concurrent callers share one set-up), with every layer a cache hit appended
+   * applied: a stage whose steps all hit never unpacks anything unless a later step or stage needs its files.
+   */
+  async get(): Promise<RootFS> {
+    const fs = await (this.#setUp ??= this.#create().then((fs) => (this.#fs = fs)));
+    this.#applying = this.#applying.then(async () => {
+      while (this.#pending.length) {
+        const layer = this.#pending.shift()!;
+        this.#o.logger.info(`Unpacking cached layer ${layer.digest.slice(0, 19)}`);
+        await applyWithRetries(fs, layer, this.#o);
+      }
+    });
+    await this.#applying;
+    return fs;
+  }
+
+  /** A layer a cache hit appended: its files arrive when (and if) a later step or stage needs them. */
+  addCachedLayer(layer: Layer): void {
+    this.#pending.push(layer);
   }
 
   /** A VOLUME's contents stay out of snapshots for the rest of the stage, as in kaniko. */

@@ -20,6 +20,8 @@ export interface StageResult {
   image: Image;
   /** The stage's build root, filled lazily: only when a step or a later COPY --from needs the files. */
   root: () => Promise<string>;
+  /** The cache key after the stage's last step (--cache): what a stage FROM or COPY --from this one builds on. */
+  cacheKey?: string;
 }
 
 export interface StageInput {
@@ -79,14 +81,19 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const instr = expandStep(raw, state, df);
     log.info(instr.original);
     const key = await cache.key(instr, state);
-    const hit = key === undefined ? undefined : await cache.get(key);
+    const hit = key === undefined ? undefined : await cache.get(key, state);
+    if (hit?.layer) root.addCachedLayer(hit.layer);
+    if (hit) log.info(`Using cached layer for ${instr.original.slice(0, 80)}${hit.layer ? "" : " (no files changed)"}`);
     const step = hit ?? await runner.run(instr, state, i === steps.length - 1);
     if (!hit && key !== undefined) await cache.put(key, step);
     append(step);
   }
   const built = appendLayers({ ...image, config: sortedConfig(state.config) }, appended);
   // A later stage or COPY --from may need the files even when no step here did.
-  return { image: { ...built, config: { ...built.config, created: clock.now() } }, root: async () => (await root.get()).dir };
+  return {
+    image: { ...built, config: { ...built.config, created: clock.now() } }, root: async () => (await root.get()).dir,
+    ...(cache.head !== undefined ? { cacheKey: cache.head } : {}),
+  };
 }
 
 /** What every step of the stage runs with. */

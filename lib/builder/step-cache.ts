@@ -1,5 +1,5 @@
-// The seam of the layer cache in the step loop: a step's key, a lookup, and a store. There is no cache yet:
-// noStepCache misses every step, so every step executes.
+// The seam of the layer cache in the step loop: a step's key, a lookup, and a store. One per stage (keys chain
+// from the stage's base through every step). noStepCache misses every step, so every step executes.
 import type { Instruction } from "../dockerfile/mod.ts";
 import type { Layer } from "../image/mod.ts";
 import type { StageState } from "../instructions/mod.ts";
@@ -13,14 +13,22 @@ export interface StepOutcome {
 }
 
 export interface StepCache {
-  /** The step's cache key, from the expanded instruction and the state before it; undefined: not cacheable. */
+  /**
+   * The step's cache key, from the expanded instruction and the state before it; undefined: not cacheable. Called
+   * for every step in order, cacheable or not, so each key covers everything before it.
+   */
   key(instr: Instruction, state: StageState): Promise<string | undefined>;
-  get(key: string): Promise<StepOutcome | undefined>;
+  /** A hit: what the step left, given the state before it (a cached step changes files, not the config). */
+  get(key: string, state: StageState): Promise<StepOutcome | undefined>;
+  /** Stores the step's outcome; may return before the store is done (the build waits for stores at its end). */
   put(key: string, step: StepOutcome): Promise<void>;
+  /** The key of the stage so far (after its last step): what a later stage FROM or COPY --from this one builds on. */
+  readonly head: string | undefined;
 }
 
 export const noStepCache: StepCache = {
   key: async () => undefined,
   get: async () => undefined,
   put: async () => {},
+  head: undefined,
 };

@@ -1,0 +1,91 @@
+// The layer cache in the step loop (--cache): each stage's steps chain keys from the stage's base; a cacheable
+// step (RUN, and COPY/ADD with --cache-copy-layers) is looked up under its key and, on a miss, its layer is
+// stored in the background. A store that fails is one warning: a cache never fails a build.
+import type { Instruction } from "../dockerfile/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { LayerCache } from "../cache/mod.ts";
+import type { StageState } from "../instructions/mod.ts";
+import type { StepCache, StepOutcome } from "./step-cache.ts";
+
+/** The key of one step from its parent's key (see lib/cache's stepKey for what it covers). */
+export type StepKeyFunction = (parent: string, instr: Instruction, state: StageState) => Promise<string>;
+
+export interface BuildCacheOptions {
+  store: LayerCache;
+  stepKey: StepKeyFunction;
+  /** --cache-run-layers (kaniko's default: true). */
+  runLayers: boolean;
+  /** --cache-copy-layers (kaniko's default: false). */
+  copyLayers: boolean;
+  /** false with --no-push-cache: read the cache, never write it. */
+  write: boolean;
+  logger: Logger;
+}
+
+/** The cache of one build: a StepCache per stage, and the stores still going. */
+export class BuildCache {
+  readonly #o: BuildCacheOptions;
+  readonly #stores: Promise<void>[] = [];
+
+  constructor(o: BuildCacheOptions) {
+    this.#o = o;
+  }
+
+  /** The step cache of a stage whose base has key `baseKey`. */
+  forStage(baseKey: string): StepCache {
+    return new StageSteps(this.#o, baseKey, (p) => this.#stores.push(p));
+  }
+
+  /** Waits for every store started so far (each already turned its failure into a warning). */
+  async flush(): Promise<void> {
+    while (this.#stores.length) await Promise.all(this.#stores.splice(0));
+  }
+}
+
+class StageSteps implements StepCache {
+  #head: string;
+
+  constructor(private readonly o: BuildCacheOptions, baseKey: string, private readonly track: (store: Promise<void>) => void) {
+    this.#head = baseKey;
+  }
+
+  get head(): string {
+    return this.#head;
+  }
+
+  async key(instr: Instruction, state: StageState): Promise<string | undefined> {
+    // Every step moves the chain, cached or not: a key covers all the steps before it.
+    this.#head = await this.o.stepKey(this.#head, instr, state);
+    return this.#cacheable(instr) ? this.#head : undefined;
+  }
+
+  #cacheable(instr: Instruction): boolean {
+    if (instr.kind === "RUN") return this.o.runLayers;
+    if (instr.kind === "COPY") return this.o.copyLayers;
+    // ADD of a URL without --checksum would have to be fetched to be keyed: it runs, as kaniko does.
+    if (instr.kind === "ADD") return this.o.copyLayers && instr.sources.every((s) => !/^(https?:\/\/|git@|git:\/\/)/i.test(s) || instr.checksum !== undefined);
+    return false;
+  }
+
+  async get(key: string, state: StageState): Promise<StepOutcome | undefined> {
+    let entry;
+    try {
+      entry = await this.o.store.get(key);
+    } catch (e) {
+      this.o.logger.warn(`cache ${this.o.store.name}: looking up ${key.slice(0, 12)} failed, building the step: ${(e as Error).message}`);
+      return undefined;
+    }
+    if (!entry) return undefined;
+    return { state, layer: entry.layer, createdBy: entry.createdBy };
+  }
+
+  async put(key: string, step: StepOutcome): Promise<void> {
+    if (!this.o.write || step.createdBy === undefined) return;
+    const store = this.o.store;
+    const log = this.o.logger;
+    this.track(store.put(key, { ...(step.layer ? { layer: step.layer } : {}), createdBy: step.createdBy }).then(
+      () => log.debug(`cache ${store.name}: stored ${key.slice(0, 12)}`),
+      (e) => log.warn(`cache ${store.name}: storing a layer failed (the build goes on without it): ${(e as Error).message}`),
+    ));
+  }
+}
