@@ -1,9 +1,9 @@
 // kaniko-compatible flags (pflag style: --flag=value, --flag value, bare booleans, repeatable lists) -> BuildOptions.
 import { Command, Option } from "commander";
 import { basename, isAbsolute, resolve } from "node:path";
-import type { BuildOptionsInput, Logger, LogFormat, Level, SecretSource } from "../mod.ts";
+import type { BuildOptionsInput, Logger, LogFormat, Level, RegistryOptions, SecretSource, WarmOptionsInput } from "../mod.ts";
 import { existsSync, statSync } from "node:fs";
-import { credentialsFromEnv, OPTION_DEFAULTS, parsePlatform, parseLevel } from "../mod.ts";
+import { credentialsFromEnv, OPTION_DEFAULTS, parseGoDuration, parsePlatform, parseLevel } from "../mod.ts";
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -43,16 +43,17 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "no-push-cache", "cache", "cache-repo", "cache-dir", "cache-ttl",
+  "no-push-cache", "cache", "cache-repo",
   "use-new-run", "cache-copy-layers", "git", "force-build-metadata",
 ]);
 
+/** A command that throws on bad flags instead of printing and exiting (main.ts prints one line). */
+function quietCommand(name: string, description: string): Command {
+  return new Command(name).description(description).exitOverride().configureOutput({ writeErr: () => {} }).allowExcessArguments(false);
+}
+
 export function executorCommand(): Command {
-  const c = new Command("executor")
-    .description("Build a container image from a Dockerfile and push it, without a Docker daemon")
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} })
-    .allowExcessArguments(false)
+  const c = quietCommand("executor", "Build a container image from a Dockerfile and push it, without a Docker daemon")
     .option("-c, --context <path>", withDefault("build context: dir://PATH or a path", OPTION_DEFAULTS.context))
     .option("--context-sub-path <path>", "sub-path of the context to use")
     .option("-f, --dockerfile <path>", withDefault("path of the Dockerfile", OPTION_DEFAULTS.dockerfile))
@@ -66,15 +67,9 @@ export function executorCommand(): Command {
     .option("--build-arg <arg>", "NAME=VALUE, or NAME to take it from the environment (repeatable)", list)
     .option("--target <stage>", "stage to build")
     .option("--custom-platform <platform>", "platform of the image, e.g. linux/arm64")
-    .option("--label <kv>", "label KEY=VALUE added to the image (repeatable)", list)
-    .option("--insecure-registry <reg>", "registry to reach over plain HTTP (repeatable)", list)
-    .option("--skip-tls-verify-registry <reg>", "registry whose TLS certificate is not verified (repeatable)", list)
-    .option("--registry-certificate <kv>", "REGISTRY=CA_PEM_PATH (repeatable)", list)
-    .option("--registry-client-cert <kv>", "REGISTRY=CERT,KEY (repeatable)", list)
-    .option("--registry-mirror <reg>", "mirror for Docker Hub (repeatable)", list)
-    .option("--registry-map <kv>", "REGISTRY=MIRROR[;...] (repeatable)", list)
+    .option("--label <kv>", "label KEY=VALUE added to the image (repeatable)", list);
+  registryFlags(c)
     .option("--push-retry <n>", withDefault("retries for a failed push", OPTION_DEFAULTS.retries))
-    .option("--image-download-retry <n>", withDefault("retries for a failed image download", OPTION_DEFAULTS.retries))
     .option("--image-fs-extract-retry <n>", withDefault("retries for a failed layer extraction", OPTION_DEFAULTS.retries))
     .option("--compression <codec>", withDefault("gzip or zstd", OPTION_DEFAULTS.compression))
     .option("--compression-level <n>", "compression level (codec-specific; 0 or less: the codec's default)")
@@ -86,8 +81,8 @@ export function executorCommand(): Command {
     .option("--network <mode>", "network of RUN steps in the isolated mode: default (a private network with outbound access), host, or none")
     .option("--isolation <mode>", "how stages are built: isolated (own build root, RUN in a namespace sandbox) or in-place (root at /, kaniko's model; the default in the executor image)")
     .option("--cache-repo <repo>", "layer cache repository")
-    .option("--cache-dir <dir>", "base image cache directory", "/cache")
-    .option("--cache-ttl <duration>", "cache entry lifetime", "336h")
+    .option("--cache-dir <dir>", withDefault("base-image cache directory the warmer fills; read before the registry when it exists", OPTION_DEFAULTS.cacheDir))
+    .option("--cache-ttl <duration>", withDefault("cache entry lifetime (Go duration); older cached tag references are fetched again", OPTION_DEFAULTS.cacheTtl))
     .option("--ignore-path <path>", "path left out of snapshots (repeatable)", list)
     .option("--git <kv>", "git context options (repeatable)", list)
     .option("--secret <spec>", "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)", list)
@@ -108,9 +103,20 @@ export interface ParsedExecutor {
   warnings: string[];
 }
 
-/** Parses executor argv (without the program name). `env` supplies KANIKO_* fallbacks and bare --build-arg values. */
-export function parseExecutorArgs(argv: string[], env: Record<string, string | undefined>, cwd: string): ParsedExecutor {
-  const c = executorCommand();
+/** The pull side of the registry and TLS flags, shared by the executor and the warmer. */
+function registryFlags(c: Command): Command {
+  return c
+    .option("--insecure-registry <reg>", "registry to reach over plain HTTP (repeatable)", list)
+    .option("--skip-tls-verify-registry <reg>", "registry whose TLS certificate is not verified (repeatable)", list)
+    .option("--registry-certificate <kv>", "REGISTRY=CA_PEM_PATH (repeatable)", list)
+    .option("--registry-client-cert <kv>", "REGISTRY=CERT,KEY (repeatable)", list)
+    .option("--registry-mirror <reg>", "mirror for Docker Hub (repeatable)", list)
+    .option("--registry-map <kv>", "REGISTRY=MIRROR[;...] (repeatable)", list)
+    .option("--image-download-retry <n>", withDefault("retries for a failed image download", OPTION_DEFAULTS.retries));
+}
+
+/** Parses argv with `c` and gives typed access to the values (flags not given stay undefined). */
+function parseWith(c: Command, argv: string[]) {
   try {
     c.parse(argv, { from: "user" });
   } catch (e: any) {
@@ -121,30 +127,6 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const given = (name: string) => c.getOptionValueSource(camel(name)) === "cli";
   const maybeFlag = (name: string) => (o[camel(name)] === undefined ? undefined : parseBool(name, o[camel(name)]));
   const flag = (name: string) => maybeFlag(name) ?? false;
-  const warnings: string[] = [];
-  for (const name of NOT_YET) if (given(name)) warnings.push(`--${name} is accepted for kaniko compatibility but not implemented yet; it has no effect`);
-
-  const abs = (p?: string) => (p === undefined || /^[a-z0-9]+:\/\//.test(p) || isAbsolute(p) ? p : resolve(cwd, p));
-  // commander stores the negatable --no-push as `push`: false when bare, the string when given =value.
-  let noPush = o.push === false ? true : typeof o.push === "string" ? parseBool("no-push", o.push) : false;
-  if (!given("push") && env.KANIKO_NO_PUSH !== undefined) {
-    try { noPush = parseBool("KANIKO_NO_PUSH", env.KANIKO_NO_PUSH); } catch { throw new FlagError(`KANIKO_NO_PUSH="${env.KANIKO_NO_PUSH}" is not a boolean`); }
-  }
-  const destinations: string[] = o.destination ?? [];
-  if (!noPush && destinations.length === 0) throw new FlagError("give at least one --destination, or --no-push to build without pushing");
-  if ((o.imageNameWithDigestFile || o.imageNameTagWithDigestFile) && destinations.length === 0) {
-    throw new FlagError("--image-name-with-digest-file and --image-name-tag-with-digest-file need a --destination");
-  }
-  const buildArgs: Record<string, string | undefined> = {};
-  for (const a of o.buildArg ?? []) {
-    const i = a.indexOf("=");
-    if (i === 0) throw new FlagError(`--build-arg "${a}": the name is empty`);
-    if (i < 0) buildArgs[a] = env[a];
-    else buildArgs[a.slice(0, i)] = a.slice(i + 1);
-  }
-  const compression: "gzip" | "zstd" | undefined = o.compression;
-  if (compression !== undefined && compression !== "gzip" && compression !== "zstd") throw new FlagError(`--compression "${compression}": use gzip or zstd`);
-  // Flags not given stay undefined: resolveOptions fills in the defaults.
   const int = (name: string) => {
     const text = o[camel(name)];
     if (text === undefined) return undefined;
@@ -158,14 +140,72 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
     if (v !== undefined && v < 0) throw new FlagError(`--${name} ${v}: give 0 or more retries`);
     return v;
   };
+  const duration = (name: string) => {
+    const text = o[camel(name)];
+    if (text === undefined) return undefined;
+    try { return parseGoDuration(text); } catch (e: any) { throw new FlagError(`--${name}: ${e.message}`); }
+  };
+  const level = () => {
+    if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
+    try { return parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
+  };
+  const platform = (text: string | undefined) => {
+    try { return text ? parsePlatform(text) : undefined; } catch (e: any) { throw new FlagError(`--custom-platform: ${e.message}`); }
+  };
+  const buildArgs = (env: Record<string, string | undefined>) => {
+    const out: Record<string, string | undefined> = {};
+    for (const a of o.buildArg ?? []) {
+      const i = a.indexOf("=");
+      if (i === 0) throw new FlagError(`--build-arg "${a}": the name is empty`);
+      if (i < 0) out[a] = env[a];
+      else out[a.slice(0, i)] = a.slice(i + 1);
+    }
+    return out;
+  };
+  // What both commands pull with; the executor adds its push side.
+  const registry = (env: Record<string, string | undefined>, cwd: string): RegistryOptions => ({
+    insecurePull: flag("insecure-pull"),
+    insecureRegistries: o.insecureRegistry ?? [],
+    skipTlsVerify: flag("skip-tls-verify"),
+    skipTlsVerifyPull: flag("skip-tls-verify-pull"),
+    skipTlsVerifyRegistries: o.skipTlsVerifyRegistry ?? [],
+    certificates: certificates(o.registryCertificate, cwd),
+    clientCerts: clientCerts(o.registryClientCert, cwd),
+    registryMap: registryMap(o.registryMap, o.registryMirror, env),
+    skipDefaultRegistryFallback: flag("skip-default-registry-fallback"),
+    envCredentials: credentialsFromEnv(env),
+    dockerConfigDir: env.DOCKER_CONFIG,
+    pullRetries: count("image-download-retry"),
+  });
+  const abs = (p: string | undefined, cwd: string) => (p === undefined || /^[a-z0-9]+:\/\//.test(p) || isAbsolute(p) ? p : resolve(cwd, p));
+  return { o, given, maybeFlag, flag, int, count, duration, level, platform, buildArgs, registry, abs };
+}
+
+/** Parses executor argv (without the program name). `env` supplies KANIKO_* fallbacks and bare --build-arg values. */
+export function parseExecutorArgs(argv: string[], env: Record<string, string | undefined>, cwd: string): ParsedExecutor {
+  const { o, given, maybeFlag, flag, int, count, duration, level: parseLevelFlags, platform: parsePlatformFlag, buildArgs: parseBuildArgs, registry: pullRegistry, abs: absIn } =
+    parseWith(executorCommand(), argv);
+  const warnings: string[] = [];
+  for (const name of NOT_YET) if (given(name)) warnings.push(`--${name} is accepted for kaniko compatibility but not implemented yet; it has no effect`);
+
+  const abs = (p?: string) => absIn(p, cwd);
+  // commander stores the negatable --no-push as `push`: false when bare, the string when given =value.
+  let noPush = o.push === false ? true : typeof o.push === "string" ? parseBool("no-push", o.push) : false;
+  if (!given("push") && env.KANIKO_NO_PUSH !== undefined) {
+    try { noPush = parseBool("KANIKO_NO_PUSH", env.KANIKO_NO_PUSH); } catch { throw new FlagError(`KANIKO_NO_PUSH="${env.KANIKO_NO_PUSH}" is not a boolean`); }
+  }
+  const destinations: string[] = o.destination ?? [];
+  if (!noPush && destinations.length === 0) throw new FlagError("give at least one --destination, or --no-push to build without pushing");
+  if ((o.imageNameWithDigestFile || o.imageNameTagWithDigestFile) && destinations.length === 0) {
+    throw new FlagError("--image-name-with-digest-file and --image-name-tag-with-digest-file need a --destination");
+  }
+  const buildArgs = parseBuildArgs(env);
+  const compression: "gzip" | "zstd" | undefined = o.compression;
+  if (compression !== undefined && compression !== "gzip" && compression !== "zstd") throw new FlagError(`--compression "${compression}": use gzip or zstd`);
   const snapshotMode = o.snapshotMode;
   if (snapshotMode !== undefined && !["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
-  if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
-  let level: Level;
-  try { level = parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
-  let platform;
-  const platformFlag = o.customPlatform;
-  try { platform = platformFlag ? parsePlatform(platformFlag) : undefined; } catch (e: any) { throw new FlagError(`--custom-platform: ${e.message}`); }
+  const level: Level = parseLevelFlags();
+  const platform = parsePlatformFlag(o.customPlatform);
   const ignoreVarRun = maybeFlag("ignore-var-run") ?? maybeFlag("whitelist-var-run");
   const compressionLevel = int("compression-level");
   // kaniko applies the level only when > 0; above the codec's range it is an error, not a silent clamp.
@@ -191,21 +231,10 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       ...(platform ? { platform } : {}),
       labels: keyValues("label", o.label),
       registry: {
+        ...pullRegistry(env, cwd),
         insecurePush: flag("insecure"),
-        insecurePull: flag("insecure-pull"),
-        insecureRegistries: o.insecureRegistry ?? [],
-        skipTlsVerify: flag("skip-tls-verify"),
-        skipTlsVerifyPull: flag("skip-tls-verify-pull"),
-        skipTlsVerifyRegistries: o.skipTlsVerifyRegistry ?? [],
-        certificates: certificates(o.registryCertificate, cwd),
-        clientCerts: clientCerts(o.registryClientCert, cwd),
-        registryMap: registryMap(o.registryMap, o.registryMirror, env),
-        skipDefaultRegistryFallback: flag("skip-default-registry-fallback"),
         ignoreImmutableTagErrors: flag("push-ignore-immutable-tag-errors"),
-        envCredentials: credentialsFromEnv(env),
-        dockerConfigDir: env.DOCKER_CONFIG,
         pushRetries: count("push-retry"),
-        pullRetries: count("image-download-retry"),
       },
       skipPushPermissionCheck: flag("skip-push-permission-check"),
       homeDir: env.HOME,
@@ -218,6 +247,8 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       reproducible: flag("reproducible"),
       ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
       imageFsExtractRetry: count("image-fs-extract-retry"),
+      cacheDir: abs(o.cacheDir),
+      cacheTtl: duration("cache-ttl"),
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       secrets: parseSecrets(o.secret, env, cwd),
       ignorePaths: o.ignorePath ?? [],
@@ -229,6 +260,61 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
     force: flag("force"),
     ...(o.isolation !== undefined ? { isolation: isolationFlag(o.isolation) } : {}),
     warnings,
+  };
+}
+
+const WARMER_BOOL: Record<string, string> = {
+  "insecure-pull": "pull over plain HTTP",
+  "skip-tls-verify": "do not verify registries' TLS certificates",
+  "skip-tls-verify-pull": "do not verify TLS certificates when pulling",
+  "skip-default-registry-fallback": "pull a mapped registry's images only from its mirrors",
+  "log-timestamp": "timestamps in log lines",
+};
+
+/** kaniko's warmer flags (cmd/warmer): what to cache, where, and the executor's registry flags for pulling it. */
+export function warmerCommand(): Command {
+  const c = quietCommand("warmer", "Fetch base images into the base-image cache directory that the executor reads (--cache-dir) before the registry")
+    .option("-i, --image <ref>", "image to cache (repeatable)", list)
+    .option("-d, --dockerfile <path>", "cache every image the Dockerfile's FROM lines name (not stages or scratch); a path or an http(s) URL")
+    .option("--build-arg <arg>", "NAME=VALUE for the Dockerfile's FROM lines, or NAME to take it from the environment (repeatable)", list)
+    .option("-c, --cache-dir <dir>", withDefault("directory to cache the images in (an OCI image layout; created if missing)", OPTION_DEFAULTS.cacheDir))
+    .option("--cache-ttl <duration>", withDefault("an image cached by tag longer ago than this is fetched again (Go duration); images cached by digest never expire", OPTION_DEFAULTS.cacheTtl))
+    .option("--custom-platform <platform>", "platform to cache, e.g. linux/arm64 (default: this machine's)")
+    .option("--customPlatform <platform>", "kaniko's spelling of --custom-platform");
+  registryFlags(c)
+    .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
+    .option("--log-format <format>", "text, color or json", "color");
+  c.option("-f, --force [bool]", "fetch images again even when their cached copy is fresh");
+  for (const [b, description] of Object.entries(WARMER_BOOL)) c.option(`--${b} [bool]`, description);
+  return c;
+}
+
+export interface ParsedWarmer {
+  options: Omit<WarmOptionsInput, "logger">;
+  log: { level: Level; format: LogFormat; timestamp: boolean };
+}
+
+/** Parses warmer argv (without the program name or the "warmer" subcommand). */
+export function parseWarmerArgs(argv: string[], env: Record<string, string | undefined>, cwd: string): ParsedWarmer {
+  const { o, flag, duration, level, platform: parsePlatformFlag, buildArgs, registry, abs } = parseWith(warmerCommand(), argv);
+  const images: string[] = o.image ?? [];
+  if (images.length === 0 && o.dockerfile === undefined) throw new FlagError("give at least one --image or a --dockerfile whose FROM images to cache");
+  const platform = parsePlatformFlag(o.customPlatform);
+  return {
+    options: {
+      images,
+      dockerfile: abs(o.dockerfile, cwd),
+      buildArgs: buildArgs(env),
+      cacheDir: abs(o.cacheDir, cwd),
+      cacheTtl: duration("cache-ttl"),
+      force: flag("force"),
+      ...(platform ? { platform } : {}),
+      registry: registry(env, cwd),
+      homeDir: env.HOME,
+      sslCertDir: env.SSL_CERT_DIR,
+      sslCertFile: env.SSL_CERT_FILE,
+    },
+    log: { level: level(), format: o.logFormat, timestamp: flag("log-timestamp") },
   };
 }
 

@@ -1,5 +1,5 @@
 import { test, expect } from "bun:test";
-import { parseExecutorArgs, FlagError } from "./flags.ts";
+import { parseExecutorArgs, parseWarmerArgs, FlagError } from "./flags.ts";
 import { resolveOptions } from "../mod.ts";
 
 const parse = (argv: string[], env: Record<string, string> = {}) => parseExecutorArgs(argv, env, "/cwd");
@@ -59,4 +59,30 @@ test("booleans not given are false, whatever their kind", () => {
   expect(p.force).toBe(false);
   expect(p.log.timestamp).toBe(false);
   expect(p.options.registry).toMatchObject({ insecurePush: false, insecurePull: false, skipTlsVerify: false, skipTlsVerifyPull: false });
+});
+
+test("--cache-dir and --cache-ttl (Go durations) reach the build; absent, resolveOptions gives /cache and 336h", () => {
+  const p = parse(["--no-push", "--cache-dir", "c", "--cache-ttl", "1h30m"]);
+  expect(p.options.cacheDir).toBe("/cwd/c");
+  expect(p.options.cacheTtl).toBe(90 * 60_000);
+  expect(p.warnings.some((w) => w.includes("--cache-dir") || w.includes("--cache-ttl"))).toBe(false);
+  const defaults = resolveOptions({ ...parse(["--no-push"]).options, selfCommand: [] });
+  expect([defaults.cacheDir, defaults.cacheTtl]).toEqual(["/cache", 336 * 3_600_000]);
+  expect(() => parse(["--no-push", "--cache-ttl", "2d"])).toThrow(/--cache-ttl: invalid duration "2d"/);
+});
+
+test("warmer: kaniko's flags and short forms, the executor's registry flags", () => {
+  const w = parseWarmerArgs([
+    "-i", "a:1", "--image=b:2", "-c", "cache", "-f", "--cache-ttl", "90m", "--customPlatform", "linux/arm64",
+    "--insecure-registry", "r:5000", "--registry-mirror", "m.example", "--skip-tls-verify-pull", "-d", "Dockerfile", "--build-arg", "V=1",
+  ], { HOME: "/home/u" }, "/cwd");
+  expect(w.options).toMatchObject({
+    images: ["a:1", "b:2"], cacheDir: "/cwd/cache", force: true, cacheTtl: 90 * 60_000, platform: { os: "linux", architecture: "arm64" },
+    dockerfile: "/cwd/Dockerfile", buildArgs: { V: "1" }, homeDir: "/home/u",
+  });
+  expect(w.options.registry).toMatchObject({ insecureRegistries: ["r:5000"], registryMap: { "index.docker.io": ["m.example"] }, skipTlsVerifyPull: true });
+  expect(parseWarmerArgs(["--image", "a", "--custom-platform", "linux/arm/v7"], {}, "/").options.platform).toEqual({ os: "linux", architecture: "arm", variant: "v7" });
+  expect(parseWarmerArgs(["--image", "a"], {}, "/").options).toMatchObject({ force: false, cacheDir: undefined, cacheTtl: undefined });
+  expect(() => parseWarmerArgs([], {}, "/")).toThrow(FlagError);
+  expect(() => parseWarmerArgs(["--image", "a", "--destination", "x"], {}, "/")).toThrow(/unknown option '--destination'/);
 });

@@ -4,9 +4,9 @@
 import { basename, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import {
-  build, BuildInterruptedError, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError,
+  build, BuildInterruptedError, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError, warm,
 } from "../mod.ts";
-import { parseExecutorArgs, executorCommand, FlagError } from "./flags.ts";
+import { parseExecutorArgs, executorCommand, FlagError, parseWarmerArgs, warmerCommand } from "./flags.ts";
 import { chooseMode, ModeError, realSurroundings } from "./mode.ts";
 
 /** How to start this same program again (for the sandbox helper): compiled binary, or bun + this script. */
@@ -14,6 +14,17 @@ function selfCommand(): string[] {
   const script = process.argv[1];
   const compiled = !script || script.startsWith("/$bunfs/") || !existsSync(script);
   return compiled ? [process.execPath] : [process.execPath, resolve(script)];
+}
+
+/** The parsed flags, or exit code 2 after one line naming the bad flag. */
+function parseOrExplain<T>(command: string, parse: () => T): T | number {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    process.stderr.write(`${command}: ${e.message}\nRun '${command} --help' for the list of flags.\n`);
+    return 2;
+  }
 }
 
 async function executor(args: string[]): Promise<number> {
@@ -25,16 +36,8 @@ async function executor(args: string[]): Promise<number> {
     process.stdout.write(`kiln version : ${VERSION}\n`);
     return 0;
   }
-  let parsed;
-  try {
-    parsed = parseExecutorArgs(args, process.env, process.cwd());
-  } catch (e) {
-    if (e instanceof FlagError) {
-      process.stderr.write(`kiln: ${e.message}\nRun 'kiln --help' for the list of flags.\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseOrExplain("kiln", () => parseExecutorArgs(args, process.env, process.cwd()));
+  if (typeof parsed === "number") return parsed;
   const logger = createLogger(parsed.log);
   for (const w of parsed.warnings) logger.warn(w);
   let mode: "isolated" | "in-place";
@@ -85,15 +88,32 @@ async function executor(args: string[]): Promise<number> {
   }
 }
 
+/** kiln warmer / /kaniko/warmer: exit 1 when any image could not be cached (each named on its own line). */
+async function warmer(args: string[]): Promise<number> {
+  if (args.includes("-h") || args.includes("--help")) {
+    process.stdout.write(warmerCommand().helpInformation());
+    return 0;
+  }
+  const parsed = parseOrExplain("kiln warmer", () => parseWarmerArgs(args, process.env, process.cwd()));
+  if (typeof parsed === "number") return parsed;
+  const logger = createLogger(parsed.log);
+  try {
+    const result = await warm({ ...parsed.options, logger });
+    for (const f of result.failed) logger.error(`cannot cache ${f.ref}: ${formatError(f.error)}`);
+    return result.failed.length ? 1 : 0;
+  } catch (e) {
+    logger.error(formatError(e));
+    return 1;
+  }
+}
+
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   if (argv[0] === HELPER_SUBCOMMAND) sandboxHelperMain();
   // Compiled, the name it was started by is argv0 (execPath resolves the /kaniko/warmer symlink to the executor).
   const invokedAs = basename(process.argv[1] && !process.argv[1].startsWith("/$bunfs/") ? process.argv[1] : process.argv0 || process.execPath);
-  if (argv[0] === "warmer" || invokedAs === "warmer") {
-    process.stderr.write("kiln: the warmer is not implemented yet\n");
-    return 1;
-  }
+  if (invokedAs === "warmer") return warmer(argv);
+  if (argv[0] === "warmer") return warmer(argv.slice(1));
   return executor(argv[0] === "executor" ? argv.slice(1) : argv);
 }
 

@@ -1,6 +1,7 @@
-// Where a stage's base comes from: an earlier stage of the build, scratch, or a registry.
+// Where a stage's base comes from: an earlier stage of the build, scratch, the warmer's cache directory, or a registry.
 import type { Image, Platform } from "../image/mod.ts";
 import { scratchImage } from "../image/mod.ts";
+import type { BaseImageCache } from "../cache/mod.ts";
 import { BuildError } from "./errors.ts";
 import type { StageResult } from "./stage.ts";
 
@@ -15,6 +16,8 @@ export interface BaseSources {
   earlierStage(name: string): Promise<StageResult | undefined>;
   /** Pulls one platform of an image from its registry. */
   pull(ref: string, platform: Platform): Promise<Image>;
+  /** The warmer's directory (--cache-dir), consulted before the registry. */
+  baseCache?: BaseImageCache;
 }
 
 /** Resolves the base `name` of the stage at `where` (the FROM line that failures name). */
@@ -22,9 +25,9 @@ export async function resolveBase(name: string, platform: Platform, sources: Bas
   const stage = await sources.earlierStage(name);
   if (stage) return { image: stage.image, root: stage.root };
   if (name.toLowerCase() === "scratch") return { image: scratchBase(platform) };
-  // The base-image cache directory (kaniko's --cache-dir, filled by the warmer) is looked up here, before the registry.
   try {
-    return { image: await sources.pull(name, platform) };
+    const cached = await sources.baseCache?.get(name, platform);
+    return { image: cached ?? await sources.pull(name, platform) };
   } catch (e) {
     throw new BuildError(`${where.file}:${where.line}: FROM ${name}: ${(e as Error).message}`, where);
   }

@@ -53,3 +53,14 @@ test("anything else is pulled for the stage's platform; a failed pull names the 
   expect(err.message).toBe("Dockerfile:3: FROM nope:1: manifest unknown");
   expect(err.step).toEqual(where);
 });
+
+test("the base-image cache is asked before the registry; a miss there pulls", async () => {
+  const asked: [string, Platform][] = [];
+  const { s, pulls } = sources();
+  s.baseCache = { get: async (ref, platform) => (asked.push([ref, platform]), ref === "warmed:1" ? image("cached") : undefined) };
+  expect((await resolveBase("warmed:1", amd64, s, where)).image.config.config.Labels).toEqual({ label: "cached" });
+  expect(pulls).toEqual([]);
+  expect((await resolveBase("cold:1", amd64, s, where)).image.config.config.Labels).toEqual({ label: "pulled" });
+  expect(pulls).toEqual([["cold:1", amd64]]);
+  expect(asked).toEqual([["warmed:1", amd64], ["cold:1", amd64]]);
+});

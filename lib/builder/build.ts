@@ -8,6 +8,7 @@ import type { Image, Platform } from "../image/mod.ts";
 import { OutputStage, parsePlatform } from "../image/mod.ts";
 import { forDockerfile, openContext, type BuildContext } from "../context/mod.ts";
 import { RegistryClient } from "../registry/mod.ts";
+import { DirBaseImageCache } from "../cache/mod.ts";
 import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
 import { whenAborted } from "./abort.ts";
@@ -108,6 +109,8 @@ async function runBuild(
     log.info(`Retrieving image ${ref}`);
     return (await registry().pull(ref, platform)).image;
   };
+  // kaniko's --cache-dir defaults to /cache and is read only when it exists; the warmer fills it.
+  const baseCache = existsSync(options.cacheDir) ? new DirBaseImageCache({ dir: options.cacheDir, ttlMs: options.cacheTtl, logger: log }) : undefined;
 
   // Cache mounts outlive the build in the kaniko dir the user gave (builds share them there, under locks); without
   // one they live in this build's own directory and go with it.
@@ -127,6 +130,7 @@ async function runBuild(
         return dep && scheduler.result(dep.index);
       },
       pull,
+      baseCache,
     }, { file: df.file, line: stage.line });
     return buildStage({
       df, stage, base: base.image, baseRoot: base.root, options, workDir, buildContext, metaArgs: plan.metaArgs,

@@ -3,3 +3,4 @@ export { resolveOptions, OPTION_DEFAULTS, type BuildOptions, type BuildOptionsIn
 export { BuildError, BuildInterruptedError } from "./errors.ts";
 export { VERSION } from "./version.ts";
 export { formatError } from "./format-error.ts";
+export { warm, type WarmOptions, type WarmOptionsInput, type WarmResult } from "./warm.ts";

@@ -44,6 +44,10 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** Retries when applying a base layer fails. */
   imageFsExtractRetry: number;
+  /** The warmer's base-image cache (--cache-dir), read before the registry; skipped when it does not exist. */
+  cacheDir: string;
+  /** --cache-ttl in ms: older cached entries of tag references are misses. */
+  cacheTtl: number;
   /**
    * kiln's directory (--kaniko-dir): each build makes its private directory under `<workDir>/builds/`, removed when
    * the build ends; RUN cache mounts persist in `<workDir>/cache/mounts`. Unset: `<tempDir>/kiln`, and cache
@@ -107,6 +111,10 @@ export const OPTION_DEFAULTS = {
   compression: "gzip",
   snapshotMode: "full",
   retries: 0,
+  cacheDir: "/cache",
+  /** --cache-ttl: kaniko's 336h, as Go duration text (for --help) and in ms. */
+  cacheTtl: "336h",
+  cacheTtlMs: 336 * 3_600_000,
   /** kiln's directory in the in-place mode, which the image's files never overwrite. */
   inPlaceWorkDir: "/kaniko",
 } as const;
@@ -119,12 +127,7 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
   // In-place, kiln's own files (binary, CA certs, config.json) live in the kaniko dir.
   const workDir = given.workDir ?? (mode === "in-place" ? OPTION_DEFAULTS.inPlaceWorkDir : undefined);
   const kanikoDir = mode === "in-place" ? workDir : undefined;
-  // An empty DOCKER_CONFIG or HOME names no directory.
-  const dockerConfigDir = given.registry?.dockerConfigDir || (kanikoDir ? join(kanikoDir, ".docker") : homeDir && join(homeDir, ".docker"));
-  const caFiles = given.registry?.caFiles
-    ?? trustedCaFiles([...(kanikoDir ? [join(kanikoDir, "ssl/certs")] : []), ...(sslCertDir ?? "").split(":").filter(Boolean)], sslCertFile);
-  const registry: RegistryOptions = { ...given.registry, dockerConfigDir: dockerConfigDir || undefined, ...(caFiles.length ? { caFiles } : {}) };
-  if (registry.dockerConfigDir === undefined) delete registry.dockerConfigDir;
+  const registry = resolveRegistryOptions(given.registry, { kanikoDir, homeDir, sslCertDir, sslCertFile });
   return {
     context: OPTION_DEFAULTS.context,
     destinations: [],
@@ -138,6 +141,8 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     singleSnapshot: false,
     reproducible: false,
     imageFsExtractRetry: OPTION_DEFAULTS.retries,
+    cacheDir: OPTION_DEFAULTS.cacheDir,
+    cacheTtl: OPTION_DEFAULTS.cacheTtlMs,
     secrets: {},
     logger: silentLogger,
     cleanup: false,
@@ -150,6 +155,20 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     ignorePaths: [...new Set([...(given.ignorePaths ?? []), ...(ignoreVarRun ? ["/var/run"] : [])])],
     registry,
   };
+}
+
+/** Where config.json and extra CAs come from, for builds and the warmer alike. */
+export function resolveRegistryOptions(
+  given: RegistryOptions | undefined, where: { kanikoDir?: string; homeDir?: string; sslCertDir?: string; sslCertFile?: string },
+): RegistryOptions {
+  const { kanikoDir, homeDir, sslCertDir, sslCertFile } = where;
+  // An empty DOCKER_CONFIG or HOME names no directory.
+  const dockerConfigDir = given?.dockerConfigDir || (kanikoDir ? join(kanikoDir, ".docker") : homeDir && join(homeDir, ".docker"));
+  const caFiles = given?.caFiles
+    ?? trustedCaFiles([...(kanikoDir ? [join(kanikoDir, "ssl/certs")] : []), ...(sslCertDir ?? "").split(":").filter(Boolean)], sslCertFile);
+  const registry: RegistryOptions = { ...given, dockerConfigDir: dockerConfigDir || undefined, ...(caFiles.length ? { caFiles } : {}) };
+  if (registry.dockerConfigDir === undefined) delete registry.dockerConfigDir;
+  return registry;
 }
 
 /** kaniko looks a relative Dockerfile up in the caller's directory first; build() then tries the context. */

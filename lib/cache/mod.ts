@@ -1,5 +1,7 @@
 // The layer cache: step keys, stores of step entries (a registry repository, an OCI layout), the base-image cache dir and the warmer.
 export type { CacheEntry, LayerCache, BaseImageCache } from "./types.ts";
+export { DirBaseImageCache, cacheRefName, CacheAnnotation, type DirBaseImageCacheOptions } from "./base-cache.ts";
+export { warmImages, type WarmImagesOptions, type WarmResult } from "./warmer.ts";
 export { parseGoDuration, DurationError } from "./duration.ts";
 export { RegistryLayerCache, type RegistryLayerCacheOptions } from "./registry-cache.ts";
 export { OciLayoutLayerCache, type OciLayoutLayerCacheOptions } from "./oci-cache.ts";
