@@ -43,9 +43,17 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "no-push-cache", "cache", "cache-repo",
-  "use-new-run", "cache-copy-layers", "git", "force-build-metadata",
+  "use-new-run", "git", "force-build-metadata",
 ]);
+
+/** What --help says of the boolean flags that need a word (the others are kaniko's and self-explanatory). */
+const BOOL_HELP: Partial<Record<(typeof BOOL)[number], string>> = {
+  cache: "use the layer cache: steps are looked up in --cache-repo before they run, and stored there after",
+  "cache-run-layers": "cache RUN layers (default true)",
+  "cache-copy-layers": "cache COPY and ADD layers too (default false, as kaniko)",
+  "no-push-cache": "read the layer cache but never write it",
+  "compressed-caching": "accepted for kaniko compatibility: kiln never holds layers in memory, compressed or not",
+};
 
 /** A command that throws on bad flags instead of printing and exiting (main.ts prints one line). */
 function quietCommand(name: string, description: string): Command {
@@ -80,7 +88,7 @@ export function executorCommand(): Command {
     .option("--kaniko-dir <dir>", "kiln's working directory")
     .option("--network <mode>", "network of RUN steps in the isolated mode: default (a private network with outbound access), host, or none")
     .option("--isolation <mode>", "how stages are built: isolated (own build root, RUN in a namespace sandbox) or in-place (root at /, kaniko's model; the default in the executor image)")
-    .option("--cache-repo <repo>", "layer cache repository")
+    .option("--cache-repo <repo>", "layer cache: a repository (default: the first destination's repository + /cache), or oci:DIR for an OCI image layout directory")
     .option("--cache-dir <dir>", withDefault("base-image cache directory the warmer fills; read before the registry when it exists", OPTION_DEFAULTS.cacheDir))
     .option("--cache-ttl <duration>", withDefault("cache entry lifetime (Go duration); older cached tag references are fetched again", OPTION_DEFAULTS.cacheTtl))
     .option("--ignore-path <path>", "path left out of snapshots (repeatable)", list)
@@ -89,7 +97,7 @@ export function executorCommand(): Command {
     .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
     .option("--log-format <format>", "text, color or json", "color")
     .option("--whitelist-var-run [bool]", "deprecated alias of --ignore-var-run");
-  for (const b of BOOL) c.option(`--${b} [bool]`);
+  for (const b of BOOL) c.option(`--${b} [bool]`, BOOL_HELP[b] ?? "");
   return c;
 }
 
@@ -249,6 +257,14 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       imageFsExtractRetry: count("image-fs-extract-retry"),
       cacheDir: abs(o.cacheDir),
       cacheTtl: duration("cache-ttl"),
+      cache: {
+        enabled: flag("cache"),
+        ...(o.cacheRepo !== undefined ? { repo: o.cacheRepo.startsWith("oci:") ? `oci:${resolve(cwd, o.cacheRepo.slice(4))}` : o.cacheRepo } : {}),
+        copyLayers: flag("cache-copy-layers"),
+        runLayers: maybeFlag("cache-run-layers") ?? true,
+        // commander stores the negatable --no-push-cache as `pushCache`, as it does --no-push.
+        write: !(o.pushCache === false || (typeof o.pushCache === "string" && parseBool("no-push-cache", o.pushCache))),
+      },
       workDir: o.kanikoDir ?? env.KANIKO_DIR,
       secrets: parseSecrets(o.secret, env, cwd),
       ignorePaths: o.ignorePath ?? [],

@@ -39,9 +39,18 @@ test("bad values name their flag", () => {
 });
 
 test("unimplemented kaniko flags are accepted with a warning", () => {
-  const p = parse(["--no-push", "--cache=true", "--cache-repo", "r/c"]);
-  expect(p.warnings.some((w) => w.includes("--cache "))).toBe(true);
-  expect(p.warnings.some((w) => w.includes("--cache-repo"))).toBe(true);
+  const p = parse(["--no-push", "--use-new-run", "--force-build-metadata"]);
+  expect(p.warnings.some((w) => w.includes("--use-new-run "))).toBe(true);
+  expect(p.warnings.some((w) => w.includes("--force-build-metadata "))).toBe(true);
+});
+
+test("the cache flags: kaniko's names and defaults, no warning", () => {
+  const cache = (argv: string[]) => parse(["--no-push", ...argv]);
+  expect(cache([]).options.cache).toEqual({ enabled: false, copyLayers: false, runLayers: true, write: true });
+  const on = cache(["--cache=true", "--cache-repo", "reg.example/team/cache", "--cache-copy-layers", "--cache-run-layers=false", "--no-push-cache", "--compressed-caching=false"]);
+  expect(on.options.cache).toEqual({ enabled: true, repo: "reg.example/team/cache", copyLayers: true, runLayers: false, write: false });
+  expect(on.warnings).toEqual([]);
+  expect(cache(["--cache", "--cache-repo", "oci:rel/dir"]).options.cache?.repo).toBe("oci:/cwd/rel/dir");
 });
 
 test("/var/run is ignored unless --ignore-var-run=false; deprecated aliases work", () => {

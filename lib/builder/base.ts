@@ -9,6 +9,8 @@ export interface StageBase {
   image: Image;
   /** The root of the base when it is an earlier stage (copied instead of applying its layers again). */
   root?: () => Promise<string>;
+  /** The earlier stage's cache key (--cache). */
+  cacheKey?: string;
 }
 
 export interface BaseSources {
@@ -23,7 +25,7 @@ export interface BaseSources {
 /** Resolves the base `name` of the stage at `where` (the FROM line that failures name). */
 export async function resolveBase(name: string, platform: Platform, sources: BaseSources, where: { file: string; line: number }): Promise<StageBase> {
   const stage = await sources.earlierStage(name);
-  if (stage) return { image: stage.image, root: stage.root };
+  if (stage) return { image: stage.image, root: stage.root, ...(stage.cacheKey !== undefined ? { cacheKey: stage.cacheKey } : {}) };
   if (name.toLowerCase() === "scratch") return { image: scratchBase(platform) };
   try {
     const cached = await sources.baseCache?.get(name, platform);

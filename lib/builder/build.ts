@@ -15,6 +15,8 @@ import { whenAborted } from "./abort.ts";
 import { findStage, planBuild } from "./plan.ts";
 import { resolveBase } from "./base.ts";
 import { StageScheduler } from "./scheduler.ts";
+import { BuildCache } from "./layer-step-cache.ts";
+import { cacheStore, imageBaseKey, stepKeys, type StepKeysInput } from "./cache-setup.ts";
 import { FromRoots } from "./from-roots.ts";
 import { buildStage, type StageResult } from "./stage.ts";
 import { checkOutputPaths, writeOutputs } from "./outputs.ts";
@@ -119,6 +121,15 @@ async function runBuild(
   const fromRoots = new FromRoots({
     df, workDir, logger: log, inPlace: !!inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => pull(ref, options.platform),
   });
+  // --cache: the store is known before the first stage (a missing --cache-repo fails now, not after building).
+  const layerCache = options.cache.enabled && !options.singleSnapshot
+    ? new BuildCache({ store: cacheStore(options, registry), runLayers: options.cache.runLayers, copyLayers: options.cache.copyLayers, write: options.cache.write, logger: log })
+    : undefined;
+  const keysInput: StepKeysInput = {
+    df, options, buildContext,
+    stageKey: async (i) => (await scheduler.result(i))?.cacheKey,
+    image: (ref) => pull(ref, options.platform),
+  };
   const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), async (index) => {
     const stage = df.stages[index];
     const from = plan.baseOf(stage);
@@ -132,14 +143,20 @@ async function runBuild(
       pull,
       baseCache,
     }, { file: df.file, line: stage.line });
+    const cache = layerCache?.forStage(base.root ? base.cacheKey : imageBaseKey(from.image, base.image, platform), stepKeys(keysInput, index));
     return buildStage({
       df, stage, base: base.image, baseRoot: base.root, options, workDir, buildContext, metaArgs: plan.metaArgs,
-      fromRoot: fromRoots.forStage(index), inPlace, runMounts,
+      fromRoot: fromRoots.forStage(index), inPlace, runMounts, ...(cache ? { cache } : {}),
     });
   });
-  const image = withBuildLabels(results.get(plan.target.index)!.image, options.labels);
-  const { digest } = await writeOutputs(image, options, registry, outputs);
-  return { image, digest };
+  try {
+    const image = withBuildLabels(results.get(plan.target.index)!.image, options.labels);
+    const { digest } = await writeOutputs(image, options, registry, outputs);
+    return { image, digest };
+  } finally {
+    // Stores went on while the build did; the work dir (their layer files) goes only after them.
+    await layerCache?.flush();
+  }
 }
 
 /** --label applies to the final image only and wins over the Dockerfile's LABELs, as with docker build --label. */

@@ -7,12 +7,14 @@ import type { LayerCache } from "../cache/mod.ts";
 import type { StageState } from "../instructions/mod.ts";
 import type { StepCache, StepOutcome } from "./step-cache.ts";
 
-/** The key of one step from its parent's key (see lib/cache's stepKey for what it covers). */
-export type StepKeyFunction = (parent: string, instr: Instruction, state: StageState) => Promise<string>;
+/**
+ * The key of one step from its parent's key (see lib/cache's stepKey for what it covers); undefined when an input
+ * cannot be known without running the step (an ADD of a URL without --checksum): the stage is not cached from there.
+ */
+export type StepKeyFunction = (parent: string, instr: Instruction, state: StageState) => Promise<string | undefined>;
 
 export interface BuildCacheOptions {
   store: LayerCache;
-  stepKey: StepKeyFunction;
   /** --cache-run-layers (kaniko's default: true). */
   runLayers: boolean;
   /** --cache-copy-layers (kaniko's default: false). */
@@ -31,9 +33,9 @@ export class BuildCache {
     this.#o = o;
   }
 
-  /** The step cache of a stage whose base has key `baseKey`. */
-  forStage(baseKey: string): StepCache {
-    return new StageSteps(this.#o, baseKey, (p) => this.#stores.push(p));
+  /** The step cache of a stage whose base has key `baseKey` (undefined: the base has none; nothing is cached). */
+  forStage(baseKey: string | undefined, stepKey: StepKeyFunction): StepCache {
+    return new StageSteps(this.#o, stepKey, baseKey, (p) => this.#stores.push(p));
   }
 
   /** Waits for every store started so far (each already turned its failure into a warning). */
@@ -43,20 +45,26 @@ export class BuildCache {
 }
 
 class StageSteps implements StepCache {
-  #head: string;
+  #head: string | undefined;
 
-  constructor(private readonly o: BuildCacheOptions, baseKey: string, private readonly track: (store: Promise<void>) => void) {
+  constructor(
+    private readonly o: BuildCacheOptions,
+    private readonly stepKey: StepKeyFunction,
+    baseKey: string | undefined,
+    private readonly track: (store: Promise<void>) => void,
+  ) {
     this.#head = baseKey;
   }
 
-  get head(): string {
+  get head(): string | undefined {
     return this.#head;
   }
 
   async key(instr: Instruction, state: StageState): Promise<string | undefined> {
-    // Every step moves the chain, cached or not: a key covers all the steps before it.
-    this.#head = await this.o.stepKey(this.#head, instr, state);
-    return this.#cacheable(instr) ? this.#head : undefined;
+    // Every step moves the chain, cached or not: a key covers all the steps before it. Once broken, it stays so.
+    if (this.#head === undefined) return undefined;
+    this.#head = await this.stepKey(this.#head, instr, state);
+    return this.#head !== undefined && this.#cacheable(instr) ? this.#head : undefined;
   }
 
   #cacheable(instr: Instruction): boolean {

@@ -44,6 +44,18 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** Retries when applying a base layer fails. */
   imageFsExtractRetry: number;
+  /** The layer cache (--cache and friends, kaniko's meanings). */
+  cache: {
+    enabled: boolean;
+    /** --cache-repo: a repository, or `oci:DIR`; unset: the first destination's repository + "/cache". */
+    repo?: string;
+    /** --cache-copy-layers: COPY and ADD are cached too. */
+    copyLayers: boolean;
+    /** --cache-run-layers: RUN is cached. */
+    runLayers: boolean;
+    /** false with --no-push-cache. */
+    write: boolean;
+  };
   /** The warmer's base-image cache (--cache-dir), read before the registry; skipped when it does not exist. */
   cacheDir: string;
   /** --cache-ttl in ms: older cached entries of tag references are misses. */
@@ -142,6 +154,7 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
     reproducible: false,
     imageFsExtractRetry: OPTION_DEFAULTS.retries,
     cacheDir: OPTION_DEFAULTS.cacheDir,
+    cache: { enabled: false, copyLayers: false, runLayers: true, write: true },
     cacheTtl: OPTION_DEFAULTS.cacheTtlMs,
     secrets: {},
     logger: silentLogger,
