@@ -157,6 +157,35 @@ describe("the executor image", () => {
     expect(r.code).toBe(0);
   }, 120_000);
 
+  test("--cache in place: a rebuild is served from the cache, and a miss after hits first applies the cached layers over /", async () => {
+    const layersOf = async (repo: string) => {
+      const r = await fetch(`http://${reg.host}/v2/${repo}/manifests/t`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" } });
+      return ((await r.json()) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
+    };
+    const build = async (dockerfile: string, repo: string) => {
+      const { rootfs, env, entrypoint } = await unpack("executor"); // a fresh container each time
+      const ctx = makeContext({ Dockerfile: dockerfile });
+      cleanup.push(ctx);
+      const r = await runContainer(rootfs, ctx, env, [
+        ...entrypoint, "--context", "dir:///workspace", "--destination", `${reg.host}/${repo}:t`, "--insecure", "--insecure-pull",
+        "--log-format", "text", "--cache", "--cache-repo", `${reg.host}/inplace-cache`,
+      ]);
+      expect(r.stderr).not.toContain("ERROR");
+      expect(r.code).toBe(0);
+      return layersOf(repo);
+    };
+    const first = `FROM ${base}\nRUN cat /proc/sys/kernel/random/uuid > /r\nRUN echo second > /s\n`;
+    const a = await build(first, "inplace-a");
+    expect(await build(first, "inplace-b")).toEqual(a);
+    // The first RUN hits; the second misses and reads the first's file, which only the cached layer holds.
+    const c = await build(`FROM ${base}\nRUN cat /proc/sys/kernel/random/uuid > /r\nRUN cp /r /copy-of-r\n`, "inplace-c");
+    expect(c[1]).toBe(a[1]);
+    const img = await inspectRegistryImage(`${reg.host}/inplace-c:t`);
+    inspected.push(img);
+    expect(img.files.get("/copy-of-r")?.content).toBe(img.files.get("/r")?.content);
+    expect(img.files.get("/r")?.content).toMatch(/^[0-9a-f-]{36}\n$/);
+  }, 180_000);
+
   test("--help starts from the scratch root (only /kaniko and a /proc)", async () => {
     const { rootfs, env } = await unpack("executor");
     const r = await runContainer(rootfs, context(), env, ["/kaniko/executor", "--help"]);
