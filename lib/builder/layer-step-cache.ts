@@ -24,10 +24,20 @@ export interface BuildCacheOptions {
   logger: Logger;
 }
 
+/** Where a build's cache time went, summed over its stages (stages may overlap, so the sums can exceed wall time). */
+export interface CacheTimings {
+  steps: number;
+  keyMs: number;
+  probes: number;
+  probeMs: number;
+  hits: number;
+}
+
 /** The cache of one build: a StepCache per stage, and the stores still going. */
 export class BuildCache {
   readonly #o: BuildCacheOptions;
   readonly #stores: Promise<void>[] = [];
+  readonly timings: CacheTimings = { steps: 0, keyMs: 0, probes: 0, probeMs: 0, hits: 0 };
 
   constructor(o: BuildCacheOptions) {
     this.#o = o;
@@ -35,12 +45,17 @@ export class BuildCache {
 
   /** The step cache of a stage whose base has key `baseKey` (undefined: the base has none; nothing is cached). */
   forStage(baseKey: string | undefined, stepKey: StepKeyFunction): StepCache {
-    return new StageSteps(this.#o, stepKey, baseKey, (p) => this.#stores.push(p));
+    return new StageSteps(this.#o, stepKey, baseKey, (p) => this.#stores.push(p), this.timings);
   }
 
-  /** Waits for every store started so far (each already turned its failure into a warning). */
+  /** Waits for every store started so far (each already turned its failure into a warning), then logs the timings. */
   async flush(): Promise<void> {
+    const started = performance.now();
     while (this.#stores.length) await Promise.all(this.#stores.splice(0));
+    // One line for benchmarks and slow-build reports (scripts/bench/cache-rebuild.ts parses it).
+    const t = this.timings;
+    this.#o.logger.debug(`cache: ${t.steps} steps, keys ${t.keyMs.toFixed(1)} ms, probes ${t.probeMs.toFixed(1)} ms `
+      + `(${t.probes} probes, ${t.hits} hits), waiting for stores ${(performance.now() - started).toFixed(1)} ms`);
   }
 }
 
@@ -52,6 +67,7 @@ class StageSteps implements StepCache {
     private readonly stepKey: StepKeyFunction,
     baseKey: string | undefined,
     private readonly track: (store: Promise<void>) => void,
+    private readonly timings: CacheTimings,
   ) {
     this.#head = baseKey;
   }
@@ -63,7 +79,10 @@ class StageSteps implements StepCache {
   async key(instr: Instruction, state: StageState): Promise<string | undefined> {
     // Every step moves the chain, cached or not: a key covers all the steps before it. Once broken, it stays so.
     if (this.#head === undefined) return undefined;
+    const started = performance.now();
     this.#head = await this.stepKey(this.#head, instr, state);
+    this.timings.steps++;
+    this.timings.keyMs += performance.now() - started;
     return this.#head !== undefined && this.#cacheable(instr) ? this.#head : undefined;
   }
 
@@ -77,13 +96,18 @@ class StageSteps implements StepCache {
 
   async get(key: string, state: StageState): Promise<StepOutcome | undefined> {
     let entry;
+    const started = performance.now();
     try {
       entry = await this.o.store.get(key);
     } catch (e) {
       this.o.logger.warn(`cache ${this.o.store.name}: looking up ${key.slice(0, 12)} failed, building the step: ${(e as Error).message}`);
       return undefined;
+    } finally {
+      this.timings.probes++;
+      this.timings.probeMs += performance.now() - started;
     }
     if (!entry) return undefined;
+    this.timings.hits++;
     return { state, layer: entry.layer, createdBy: entry.createdBy };
   }
 

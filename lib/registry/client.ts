@@ -179,6 +179,7 @@ export class RegistryClient {
 
   async push(image: Image, refs: string[]): Promise<{ digest: string }> {
     if (refs.length === 0) throw new RegistryError("no destination given for push: pass at least one --destination", { registry: "" });
+    const started = performance.now();
     const ser = serializeImage(image);
     const digest = ser.manifestDescriptor.digest;
     const parsed = refs.map(parseReference);
@@ -213,6 +214,7 @@ export class RegistryClient {
         this.#log.info(`Pushed ${refText}`, { digest });
       }
     }
+    this.#log.debug(`push of ${refs.join(", ")} done`, { layers: image.layers.length, pushMs: Math.round(performance.now() - started) });
     return { digest };
   }
 
