@@ -1,5 +1,6 @@
-// COPY/ADD --chmod: octal (0644) or chmod(1) symbolic (u+x,g-w,o=r, a+X). Directories keep their x bits, as
-// BuildKit does, so `--chmod=644` on a tree still leaves its directories traversable.
+// COPY/ADD --chmod: octal (0644) or chmod(1) symbolic (u+x,g-w,o=r, a+X). Directories get the mode as files do
+// (BuildKit sets exactly the octal mode on every copied directory: `--chmod=644` on a tree leaves its directories
+// untraversable; `a+X` is the symbolic way to keep them searchable).
 
 /** Maps a source's mode (permission bits, 0o7777) to the mode it gets in the image. */
 export type ModeFn = (mode: number, isDir: boolean) => number;
@@ -16,7 +17,7 @@ const WHO: Record<string, number> = { u: 0o4700, g: 0o2070, o: 0o1007, a: 0o7777
 export function parseChmod(spec: string): ModeFn {
   if (/^[0-7]{1,4}$/.test(spec)) {
     const m = parseInt(spec, 8);
-    return (orig, isDir) => (isDir ? m | (orig & 0o111) : m);
+    return () => m;
   }
   const clauses = spec.split(",").map((c) => {
     const cm = /^([ugoa]*)((?:[-+=][rwxXst]*)+)$/.exec(c);
@@ -44,6 +45,6 @@ export function parseChmod(spec: string): ModeFn {
         else mode = (mode & ~(who & 0o7777)) | bits;
       }
     }
-    return isDir ? mode | (orig & 0o111) : mode;
+    return mode;
   };
 }

@@ -1,11 +1,11 @@
 import { expect, test } from "bun:test";
 import { ChmodError, parseChmod } from "./chmod.ts";
 
-test("octal modes; directories keep their x bits", () => {
+test("octal modes apply exactly, to directories too (Docker: COPY --chmod=0640 dir leaves its subdirectories 0640)", () => {
   const f = parseChmod("640");
   expect(f(0o755, false)).toBe(0o640);
-  expect(f(0o755, true)).toBe(0o751);
-  expect(f(0o700, true)).toBe(0o740);
+  expect(f(0o755, true)).toBe(0o640);
+  expect(f(0o700, true)).toBe(0o640);
   expect(parseChmod("4755")(0o644, false)).toBe(0o4755);
 });
 
@@ -20,6 +20,7 @@ test("symbolic modes as chmod(1) reads them", () => {
     ["a+X", 0o644, false, 0o644],
     ["a+X", 0o744, false, 0o755],
     ["a+X", 0o600, true, 0o711],
+    ["go-x", 0o755, true, 0o744],
     ["u+s,o+t", 0o755, false, 0o5755],
     ["o=u", 0o640, false, 0o640], // copying classes is not supported: "u" is not a permission letter
   ];

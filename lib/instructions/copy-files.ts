@@ -13,7 +13,7 @@ export interface CopyOptions {
   owner: Ownership;
   /** Keep each copied entry's own uid/gid (COPY --from without --chown, as BuildKit); implicit parents still get `owner`. */
   keepOwner?: boolean;
-  /** --chmod applied to files and directories copied (not to implicit parents). */
+  /** --chmod applied to files and directories copied (not to the destination directories COPY creates). */
   mode?: ModeFn;
   /** Whether an entry below a directory source is copied (.dockerignore, --exclude); `sub` is relative to the source. */
   include?: (src: ResolvedSource, sub: string, isDir: boolean) => boolean;
@@ -39,11 +39,11 @@ export function copyInto(root: string, sources: ResolvedSource[], dest: string, 
   }
   for (const src of sources) {
     if (src.isDir) {
-      ensureDir(root, destHost, opts, written, true);
+      ensureDir(root, destHost, opts, written);
       copyTree(root, src, src.abs, "", destHost, opts, written);
     } else {
       const target = destIsDirSyntax || destExistsAsDir ? join(destHost, basename(src.abs)) : destHost;
-      ensureDir(root, dirname(target), opts, written, false);
+      ensureDir(root, dirname(target), opts, written);
       copyEntry(root, src, src.abs, "", target, opts, written);
     }
   }
@@ -54,16 +54,19 @@ function isDir(p: string): boolean {
   try { return lstatSync(p).isDirectory(); } catch { return false; }
 }
 
-/** Creates missing directories up to `dir`, owned by the copy's owner, mode 0755 (or --chmod for the copy's own dir). */
-function ensureDir(root: string, dir: string, opts: CopyOptions, written: string[], isCopyTarget: boolean): void {
+/**
+ * Creates missing directories up to `dir`, owned by the copy's owner, mode 0755: --chmod is not theirs, even for the
+ * directory a directory source's contents land in (Docker 20.10's BuildKit makes them with MkdirAll(0755)).
+ */
+function ensureDir(root: string, dir: string, opts: CopyOptions, written: string[]): void {
   if (isDir(dir)) return;
-  if (dir !== root) ensureDir(root, dirname(dir), opts, written, false);
+  if (dir !== root) ensureDir(root, dirname(dir), opts, written);
   try {
     const st = lstatSync(dir);
     if (!st.isDirectory()) rmSync(dir, { force: true });
   } catch { /* missing */ }
   mkdirSync(dir, { mode: 0o755 });
-  chmodSync(dir, isCopyTarget && opts.mode !== undefined ? opts.mode(0o755, true) : 0o755);
+  chmodSync(dir, 0o755);
   lchownSync(dir, opts.owner.uid, opts.owner.gid);
   written.push(rootPath(root, dir));
 }
@@ -109,7 +112,7 @@ function copyEntry(root: string, from: ResolvedSource, src: string, sub: string,
 /** Makes `dir` (absolute, in-root) and its missing parents as COPY would; returns the in-root paths created. */
 export function makeDestDir(root: string, dir: string, opts: CopyOptions): string[] {
   const written: string[] = [];
-  ensureDir(root, resolveHostPath(root, dir), opts, written, true);
+  ensureDir(root, resolveHostPath(root, dir), opts, written);
   return written;
 }
 

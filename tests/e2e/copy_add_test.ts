@@ -129,10 +129,11 @@ ADD ${gitServer.url}/repo.git#${firstCommit} /gitsha/
     inspected.push(img);
   }, 180_000);
 
-  test("--chmod: symbolic on files; octal on files, directories keep their x bits", () => {
+  test("--chmod: symbolic on files; octal on files and copied directories, not on the destination COPY creates", () => {
     expect(f("/sym/a.txt")?.mode).toBe(0o704);
     expect(f("/oct/x.txt")?.mode).toBe(0o640);
-    expect(f("/oct/sub")).toMatchObject({ type: "dir", mode: 0o751 });
+    expect(f("/oct")).toMatchObject({ type: "dir", mode: 0o755 });
+    expect(f("/oct/sub")).toMatchObject({ type: "dir", mode: 0o640 });
     expect(f("/oct/sub/y.md")?.mode).toBe(0o640);
   });
 
