@@ -5,7 +5,7 @@ import type {
 } from "../dockerfile/mod.ts";
 import type { ImageConfig } from "../image/mod.ts";
 import type { StageState } from "./state.ts";
-import { setEnv, withRuntime } from "./state.ts";
+import { setEnv, withoutArgEnv, withRuntime } from "./state.ts";
 import {
   argCreatedBy, commandCreatedBy, envCreatedBy, exposeCreatedBy, healthcheckCreatedBy, labelCreatedBy, shellCreatedBy, volumeCreatedBy,
 } from "./history.ts";
@@ -33,6 +33,7 @@ export function applyArg(
   // A linear state's ARGs are extended in place (see StageState.linear).
   const args = state.linear ? (state.args as Map<string, string | undefined>) : new Map(state.args);
   const declared = state.linear && state.declaredArgs ? (state.declaredArgs as string[]) : [...(state.declaredArgs ?? [])];
+  const argEnv = state.linear && state.argEnv ? (state.argEnv as Map<string, string>) : new Map(state.argEnv);
   for (const a of instr.args) {
     let value: string | undefined;
     if (Object.hasOwn(buildArgs, a.name) && buildArgs[a.name] !== undefined) value = buildArgs[a.name];
@@ -40,8 +41,10 @@ export function applyArg(
     else value = metaArgs.get(a.name);
     args.set(a.name, value);
     declared.push(a.name);
+    // BuildKit adds a valued ARG to the build env, over an ENV of the same name set before it.
+    if (value !== undefined) argEnv.set(a.name, value);
   }
-  return { ...state, args, declaredArgs: declared };
+  return { ...state, args, declaredArgs: declared, argEnv };
 }
 
 const SIGNAL = /^(?:SIG)?[A-Z0-9+-]+$|^\d+$/;
@@ -99,7 +102,10 @@ export function applyMetadata(instr: MetadataInstruction, state: StageState): Me
   const rc = state.config.config;
   switch (instr.kind) {
     case "ENV":
-      return { state: { ...state, config: setEnv(state.config, instr.pairs, state.linear) }, createdBy: envCreatedBy(instr) };
+      return {
+        state: withoutArgEnv({ ...state, config: setEnv(state.config, instr.pairs, state.linear) }, instr.pairs.map((p) => p.key)),
+        createdBy: envCreatedBy(instr),
+      };
     case "LABEL": {
       const labels = extendable(state, rc.Labels);
       for (const p of instr.pairs) labels[p.key] = p.value;

@@ -8,7 +8,7 @@ import { systemFileMounts } from "./system-files.ts";
 import { join } from "node:path";
 import { commandArgv, InstructionError } from "./metadata.ts";
 import type { StageState, StepResult } from "./state.ts";
-import { envMap, PROXY_ARGS, runArgPairs } from "./state.ts";
+import { buildEnv, envMap, PROXY_ARGS, runArgPairs } from "./state.ts";
 import { runCreatedBy } from "./history.ts";
 
 export class RunFailedError extends Error {
@@ -32,14 +32,13 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   const script = shellScript(instr);
   const argv = script !== undefined ? commandArgv({ form: "shell", text: script }, rc.Shell) : commandArgv(instr.cmd, rc.Shell);
   const env = envMap(state.config);
-  // Declared ARGs (not shadowed by ENV) reach the command and its history entry; proxy build args reach
-  // the command without a declaration and stay out of history, as Docker does.
-  const argEnv = [...state.args].filter(([k, v]) => v !== undefined && !env.has(k)).map(([k, v]) => `${k}=${v}`);
+  // The build env (ENV and valued ARGs) reaches the command; proxy build args reach the command without a
+  // declaration and stay out of history, as Docker does.
   const proxyEnv = Object.entries(ctx.buildArgs)
-    .filter(([k, v]) => PROXY_ARGS.has(k) && v !== undefined && !env.has(k) && !state.args.has(k))
+    .filter(([k, v]) => PROXY_ARGS.has(k) && v !== undefined && !env.has(k) && !state.args.has(k) && !state.argEnv?.has(k))
     .map(([k, v]) => `${k}=${v}`);
   const user = await resolveUser(ctx.rootDir, rc.User ?? ""); // no USER means uid 0, even without /etc/passwd
-  const runEnv = [...(rc.Env ?? []), ...argEnv, ...proxyEnv];
+  const runEnv = [...buildEnv(state), ...proxyEnv];
   if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
   if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   ctx.logger.info(`RUN ${argv.join(" ")}`);

@@ -8,6 +8,12 @@ export interface StageState {
   args: ReadonlyMap<string, string | undefined>;
   /** ARG names in the order this stage declared them, repeats kept: BuildKit lists them all in RUN's history. */
   declaredArgs?: readonly string[];
+  /**
+   * BuildKit's build env on top of the config's Env: each ARG with a value sets its name there (shadowing an ENV
+   * set before it) until an ENV of that name sets it again. RUN and expansion read it; the config never holds it;
+   * a stage FROM this one starts with it (Docker 20.10's BuildKit: the values, not the declarations).
+   */
+  argEnv?: ReadonlyMap<string, string>;
   /** CMD was set in this stage (then ENTRYPOINT keeps it; an inherited CMD is dropped). */
   cmdSet?: boolean;
   /**
@@ -33,10 +39,20 @@ export const PROXY_ARGS = new Set([
   "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
 ]);
 
-/** RUN's history prefix values: each declared ARG with the ENV value of the same name when there is one. */
+/** RUN's history prefix values: each declared ARG with its value in the build env (ENV or ARG, the later wins). */
 export function runArgPairs(state: StageState): string[] {
-  const env = envMap(state.config);
-  return (state.declaredArgs ?? []).map((k) => `${k}=${env.has(k) ? env.get(k) : (state.args.get(k) ?? "")}`);
+  const lookup = lookupFor(state);
+  return (state.declaredArgs ?? []).map((k) => `${k}=${lookup(k) ?? ""}`);
+}
+
+/** The env a RUN sees: the config's Env with the ARG values of `argEnv` replacing or added after it. */
+export function buildEnv(state: StageState): string[] {
+  const argEnv = state.argEnv;
+  if (!argEnv?.size) return [...(state.config.config.Env ?? [])];
+  const env = (state.config.config.Env ?? []).map((e) => (argEnv.has(envKey(e)) ? `${envKey(e)}=${argEnv.get(envKey(e))}` : e));
+  const inConfig = new Set(env.map(envKey));
+  for (const [k, v] of argEnv) if (!inConfig.has(k)) env.push(`${k}=${v}`);
+  return env;
 }
 
 export function envMap(config: ImageConfig): Map<string, string> {
@@ -74,14 +90,29 @@ function envIndex(env: readonly string[]): EnvIndex {
   return idx;
 }
 
-/** Variable lookup for expansion: ENV wins over an ARG of the same name (Dockerfile reference, "Using ARG variables"). */
+/**
+ * Variable lookup for expansion, as BuildKit's build env: an ARG's value wins over an ENV set before it, an ENV
+ * over an ARG declared before it (Dockerfile reference, "Using ARG variables").
+ */
 export function lookupFor(state: StageState): (name: string) => string | undefined {
   const env = state.config.config.Env ?? [];
   const { last } = envIndex(env);
+  const argEnv = state.argEnv;
   return (name) => {
+    const a = argEnv?.get(name);
+    if (a !== undefined) return a;
     const i = last.get(name);
     return i !== undefined ? envValue(env[i]) : state.args.get(name);
   };
+}
+
+/** After ENV sets `keys`: those names leave the ARG layer of the build env (the ENV value wins from here on). */
+export function withoutArgEnv(state: StageState, keys: string[]): StageState {
+  const argEnv = state.argEnv;
+  if (!argEnv || !keys.some((k) => argEnv.has(k))) return state;
+  const next = state.linear ? (argEnv as Map<string, string>) : new Map(argEnv);
+  for (const k of keys) next.delete(k);
+  return { ...state, argEnv: next };
 }
 
 /** Sets or replaces variables keeping their order, as Docker does; in place when `inPlace` (a linear state). */
