@@ -11,6 +11,8 @@ export interface StageBase {
   root?: () => Promise<string>;
   /** The earlier stage's cache key (--cache). */
   cacheKey?: string;
+  /** The earlier stage's ARG values in the build env, which a stage FROM it starts with (BuildKit). */
+  argEnv?: ReadonlyMap<string, string>;
 }
 
 export interface BaseSources {
@@ -25,7 +27,9 @@ export interface BaseSources {
 /** Resolves the base `name` of the stage at `where` (the FROM line that failures name). */
 export async function resolveBase(name: string, platform: Platform, sources: BaseSources, where: { file: string; line: number }): Promise<StageBase> {
   const stage = await sources.earlierStage(name);
-  if (stage) return { image: stage.image, root: stage.root, ...(stage.cacheKey !== undefined ? { cacheKey: stage.cacheKey } : {}) };
+  if (stage) {
+    return { image: stage.image, root: stage.root, argEnv: stage.argEnv, ...(stage.cacheKey !== undefined ? { cacheKey: stage.cacheKey } : {}) };
+  }
   if (name.toLowerCase() === "scratch") return { image: scratchBase(platform) };
   try {
     const cached = await sources.baseCache?.get(name, platform);

@@ -145,7 +145,7 @@ async function runBuild(
     }, { file: df.file, line: stage.line });
     const cache = layerCache?.forStage(base.root ? base.cacheKey : imageBaseKey(from.image, base.image, platform), stepKeys(keysInput, index));
     return buildStage({
-      df, stage, base: base.image, baseRoot: base.root, options, workDir, buildContext, metaArgs: plan.metaArgs,
+      df, stage, base: base.image, baseRoot: base.root, baseArgEnv: base.argEnv, options, workDir, buildContext, metaArgs: plan.metaArgs,
       fromRoot: fromRoots.forStage(index), inPlace, runMounts, ...(cache ? { cache } : {}),
     });
   });

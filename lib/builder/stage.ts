@@ -22,6 +22,8 @@ export interface StageResult {
   root: () => Promise<string>;
   /** The cache key after the stage's last step (--cache): what a stage FROM or COPY --from this one builds on. */
   cacheKey?: string;
+  /** The ARG values in the build env after the last step: a stage FROM this one starts with them (BuildKit). */
+  argEnv?: ReadonlyMap<string, string>;
 }
 
 export interface StageInput {
@@ -30,6 +32,8 @@ export interface StageInput {
   base: Image;
   /** Root of the base when it is an earlier stage (copied instead of re-applying its layers). */
   baseRoot?: () => Promise<string>;
+  /** The earlier stage's ARG values in the build env, when the base is an earlier stage. */
+  baseArgEnv?: ReadonlyMap<string, string>;
   options: BuildOptions;
   workDir: string;
   buildContext: BuildContext;
@@ -58,7 +62,8 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   const image: Image = { ...input.base, config };
   // The stage owns this config, so steps extend its maps in place (StageState.linear): a step's cost does not
   // grow with the number of steps before it.
-  let state: StageState = { config, args: new Map(), linear: true };
+  // A stage FROM an earlier one has that stage's ARG values in scope (so in its steps' cache keys), undeclared.
+  let state: StageState = { config, args: new Map(input.baseArgEnv), argEnv: new Map(input.baseArgEnv), linear: true };
   const clock = buildClock(options);
   const runner = new StepRunner({
     df, root, singleSnapshot: options.singleSnapshot,
@@ -91,7 +96,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   const built = appendLayers({ ...image, config: sortedConfig(state.config) }, appended);
   // A later stage or COPY --from may need the files even when no step here did.
   return {
-    image: { ...built, config: { ...built.config, created: clock.now() } }, root: async () => (await root.get()).dir,
+    image: { ...built, config: { ...built.config, created: clock.now() } }, root: async () => (await root.get()).dir, argEnv: state.argEnv,
     ...(cache.head !== undefined ? { cacheKey: cache.head } : {}),
   };
 }
