@@ -283,6 +283,18 @@ describe("snapshot", () => {
     expect(await fs.snapshot(opts)).toBeUndefined();
   });
 
+  test("a new hardlink to a lower file: the layer holds the pair (first name the file, the other a link), as BuildKit's", async () => {
+    const fs = await based();
+    linkSync(at("usr/bin/tool"), at("tool"));
+    const layer = (await fs.snapshot(opts))!;
+    expect(names(layer)).toEqual(["tool", "usr/", "usr/bin/", "usr/bin/tool"]);
+    expect(listing(layer)).toMatch(/^-.* tool\n/m);
+    expect(listing(layer)).toContain("usr/bin/tool link to tool");
+    // Dropping a name again changes nothing in the file that stays.
+    unlinkSync(at("tool"));
+    expect(names((await fs.snapshot(opts))!)).toEqual([".wh.tool"]);
+  });
+
   test("round trip: a snapshot applied to a fresh root reproduces the change", async () => {
     const fs = await based();
     mkdirSync(at("app/data"), { recursive: true });

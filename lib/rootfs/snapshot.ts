@@ -55,6 +55,25 @@ async function settle(root: string, p: string, old: StatRecord, rec: StatRecord,
   return false;
 }
 
+/**
+ * A changed regular file with other names (a RUN's `ln /bin/busybox /bb`) takes its unchanged partners into the
+ * layer, so the layer holds the pair: the first name as the file, the others as hardlinks to it. BuildKit's layer
+ * does the same (linking a lower file copies it up), where leaving the partner out would make the new name a
+ * separate copy of the bytes.
+ */
+function addLinkPartners(current: FileIndex, changed: string[]): void {
+  const linked = new Set<string>();
+  for (const p of changed) {
+    const rec = current.get(p)!;
+    if (rec.nlink > 1 && (rec.mode & S_IFMT) === S_IFREG) linked.add(`${rec.dev}:${rec.ino}`);
+  }
+  if (linked.size === 0) return;
+  const have = new Set(changed);
+  for (const [p, rec] of current) {
+    if (rec.nlink > 1 && !have.has(p) && (rec.mode & S_IFMT) === S_IFREG && linked.has(`${rec.dev}:${rec.ino}`)) changed.push(p);
+  }
+}
+
 /** Works out what changed under `scopes` (root paths; ["/"] for the whole tree) since `baseline`. */
 export async function planSnapshot(
   root: string, baseline: FileIndex, ignored: (p: string) => boolean, scopes: readonly string[], opts: PlanOptions,
@@ -72,6 +91,7 @@ export async function planSnapshot(
     else if (!statChanged(opts.mode, old, rec)) rec.hash = old.hash;
     else if (opts.mode !== "full" || (await settle(root, p, old, rec, opts.hasher))) changed.push(p);
   }
+  addLinkPartners(current, changed);
   const deleted: string[] = [];
   for (const p of baseline.keys()) {
     // Paths ignored since the baseline (a VOLUME declared meanwhile) are not deletions.
