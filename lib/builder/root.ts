@@ -16,7 +16,7 @@ export interface StageRootOptions {
   /** The root of the base when it is an earlier stage: copied instead of applying its layers again. */
   baseRoot?: () => Promise<string>;
   inPlace?: InPlaceRoot;
-  /** What snapshots leave out besides VOLUMEs (isolated mode; in place the in-place root's list). */
+  /** What snapshots leave out (isolated mode; in place the in-place root's list). */
   ignorePaths: string[];
   snapshotMode: SnapshotMode;
   /** Retries when applying a base layer fails (--image-fs-extract-retry). */
@@ -30,7 +30,6 @@ export interface StageRootOptions {
 export class StageRoot {
   readonly dir: string;
   readonly #o: StageRootOptions;
-  readonly #volumes: string[] = [];
   #fs: RootFS | undefined;
   #setUp: Promise<RootFS> | undefined;
   /** Layers cache hits appended since the files were last needed, in order. */
@@ -69,12 +68,6 @@ export class StageRoot {
     this.#pending.push(layer);
   }
 
-  /** A VOLUME's contents stay out of snapshots for the rest of the stage, as in kaniko. */
-  ignoreBeneath(path: string): void {
-    this.#volumes.push(path);
-    this.#fs?.ignoreBeneath(path);
-  }
-
   async #create(): Promise<RootFS> {
     const o = this.#o;
     if (o.inPlace) {
@@ -84,7 +77,6 @@ export class StageRoot {
       chmodSync(this.dir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it
     }
     const fs = new RootFS(this.dir, { logger: o.logger, ignorePaths: o.inPlace?.ignorePaths ?? o.ignorePaths, tmpDir: o.tmpDir, snapshotMode: o.snapshotMode });
-    for (const v of this.#volumes) fs.ignoreBeneath(v);
     // In-place, the earlier stage's files were wiped from "/": its layers are applied again instead.
     if (o.baseRoot && !o.inPlace) {
       const src = await o.baseRoot();

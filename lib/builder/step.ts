@@ -44,9 +44,8 @@ export class StepRunner {
   async run(instr: Instruction, state: StageState, last: boolean): Promise<StepOutcome> {
     const { root } = this.#o;
     const fs = instr.kind !== "FROM" && traits[instr.kind].needsRootfs ? await root.get() : undefined;
-    const volumes = newVolumes(instr, state);
+    // A VOLUME leaves later writes beneath it in the image (BuildKit; kaniko and the legacy builder dropped them).
     const result = await this.#execute(instr, state);
-    for (const v of volumes) root.ignoreBeneath(v);
     return { state: result.state, layer: await this.#snapshot(fs, result.changes, last), createdBy: result.createdBy };
   }
 
@@ -74,11 +73,4 @@ export class StepRunner {
     if (!fs || changes.kind === "none") return undefined;
     return fs.snapshot({ ...snapshot, ...(changes.kind === "paths" ? { paths: changes.paths } : {}) });
   }
-}
-
-/** The paths a VOLUME declares that the config does not have yet. */
-function newVolumes(instr: Instruction, state: StageState): string[] {
-  if (instr.kind !== "VOLUME") return [];
-  const existing = state.config.config.Volumes ?? {};
-  return [...new Set(instr.volumes)].filter((v) => !Object.hasOwn(existing, v));
 }
