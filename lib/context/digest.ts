@@ -1,7 +1,8 @@
 // The content digest of what a COPY/ADD (or a RUN --mount=type=bind) takes from the build context, for the
 // layer cache's keys. It resolves and filters sources with COPY's own code (resolveSource, SourceFilter) and walks
 // them as COPY's copy does, so it covers exactly the entries COPY writes and what COPY keeps of each: the path,
-// the type, the permission bits, the content, a symlink's target. Left out, because COPY does not carry them
+// the type, the permission bits, the content, a symlink's target (a source that is itself a symlink is followed,
+// so its target's content counts, as COPY copies it: a ConfigMap context). Left out, because COPY does not carry them
 // from the context: modification times (BuildKit's keys ignore them too) and owners (COPY sets 0:0, or --chown,
 // which is part of the instruction).
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";

@@ -75,6 +75,22 @@ test("a file outside the sources, renaming a copied file, a directory's mode and
   expect(digest(dir2, ["app"])).not.toBe(digest(context(FILES), ["app"]));
 });
 
+test("a symlink named as a source is followed (a ConfigMap context): its target's content counts, as COPY copies it", async () => {
+  // A Kubernetes ConfigMap volume: every key a link through ..data to the current timestamped directory.
+  const dir = context({ "..2024_01_01/app.conf": "v1", "..2024_01_01/other.conf": "o" });
+  symlinkSync("..2024_01_01", join(dir, "..data"));
+  symlinkSync("..data/app.conf", join(dir, "app.conf"));
+  symlinkSync("..data/other.conf", join(dir, "other.conf"));
+  const before = digest(dir, ["app.conf"]);
+  const all = digest(dir, ["*.conf"]);
+  writeFileSync(join(dir, "..2024_01_01/app.conf"), "v2");
+  expect(digest(dir, ["app.conf"])).not.toBe(before);
+  expect(digest(dir, ["*.conf"])).not.toBe(all);
+  // COPY writes the file, under the link's name.
+  const written = await copied(dir, [], "COPY app.conf /etc/");
+  expect([...written]).toContain("/etc/app.conf");
+});
+
 test(".dockerignore counts only through what COPY sees", () => {
   const dir = context(FILES);
   const plain = digest(dir, ["app"]);

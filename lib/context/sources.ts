@@ -1,14 +1,14 @@
 // COPY/ADD source resolution against a source root (the context, or another stage's root for --from).
-import { lstatSync, readdirSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { IgnoreMatcher } from "./dockerignore.ts";
 import { ContextError } from "./context.ts";
 import { globSource } from "./glob.ts";
 
 export interface ResolvedSource {
-  /** Absolute host path. */
+  /** Absolute host path of what is copied: a symlink named as the source is followed (inside the root). */
   abs: string;
-  /** Slash-separated path relative to the source root ("" for the root itself). */
+  /** Slash-separated path relative to the source root as matched ("" for the root itself); a symlink's own name. */
   rel: string;
   isDir: boolean;
 }
@@ -25,13 +25,43 @@ function clean(rel: string): string {
   return parts.join("/");
 }
 
+const MAX_LINKS = 40; // as Linux's MAXSYMLINKS
+
+/**
+ * `rel` with every symlink in it followed, the last component included, as BuildKit's COPY follows a source
+ * (continuity's RootPath): inside `root`, an absolute target starts again at the root and ".." stops there. A
+ * Kubernetes ConfigMap volume is made of such links (`app.conf -> ..data/app.conf`, `..data -> ..2024_...`).
+ * Undefined when the path does not exist (a dangling link included). rootfs has the same rule for build roots;
+ * context may not import it (ARCHITECTURE.md's dependency rules).
+ */
+function followInRoot(root: string, rel: string): string | undefined {
+  let pending = rel.split("/");
+  const done: string[] = [];
+  for (let links = 0; pending.length > 0; ) {
+    const seg = pending.shift()!;
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") { done.pop(); continue; }
+    const host = join(root, ...done, seg);
+    let isLink: boolean;
+    try { isLink = lstatSync(host).isSymbolicLink(); } catch { return undefined; }
+    if (!isLink) { done.push(seg); continue; }
+    if (++links > MAX_LINKS) return undefined;
+    const target = readlinkSync(host);
+    if (target.startsWith("/")) done.length = 0;
+    pending = [...target.split("/"), ...pending];
+  }
+  return done.join("/");
+}
+
 function segmentRegExp(seg: string): RegExp {
   return new RegExp(`^${globSource(seg)}$`);
 }
 
 /**
  * Resolves one source as written in the Dockerfile (already expanded). Wildcards follow Go's filepath.Match per
- * path element. Ignored paths (per .dockerignore) are not sources. `what` names the instruction for messages.
+ * path element. Ignored paths (per .dockerignore) are not sources. A source that is a symlink stands for what it
+ * points to (symlinks inside a directory source stay symlinks: copy-files.ts). `what` names the instruction for
+ * messages.
  */
 export function resolveSource(root: string, src: string, ignore: IgnoreMatcher | undefined, what: string): ResolvedSource[] {
   const rel = clean(src);
@@ -46,7 +76,8 @@ export function resolveSource(root: string, src: string, ignore: IgnoreMatcher |
       }
       const re = segmentRegExp(seg);
       let names: string[] = [];
-      try { names = readdirSync(join(root, base)); } catch { /* not a dir: no match */ }
+      const dir = followInRoot(root, base);
+      try { if (dir !== undefined) names = readdirSync(join(root, dir)); } catch { /* not a dir: no match */ }
       for (const n of names.sort()) if (re.test(n)) next.push(base ? `${base}/${n}` : n);
     }
     matches = next;
@@ -54,9 +85,13 @@ export function resolveSource(root: string, src: string, ignore: IgnoreMatcher |
   const out: ResolvedSource[] = [];
   for (const m of matches) {
     if (m && ignore?.ignores(m)) continue;
+    const target = followInRoot(root, m);
+    if (target === undefined) continue;
     let st;
-    try { st = lstatSync(join(root, m)); } catch { continue; }
-    out.push({ abs: join(root, m), rel: m, isDir: st.isDirectory() });
+    try { st = statSync(join(root, target)); } catch { continue; }
+    // A link into what .dockerignore leaves out of the context finds nothing there, as with BuildKit.
+    if (target !== m && !st.isDirectory() && ignore?.ignores(target)) continue;
+    out.push({ abs: join(root, target), rel: m, isDir: st.isDirectory() });
   }
   if (out.length === 0 && !WILDCARD.test(rel)) {
     throw new ContextError(`${what}: source "${src}" not found in the build context (or excluded by .dockerignore)`);

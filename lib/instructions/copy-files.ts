@@ -42,7 +42,8 @@ export function copyInto(root: string, sources: ResolvedSource[], dest: string, 
       ensureDir(root, destHost, opts, written);
       copyTree(root, src, src.abs, "", destHost, opts, written);
     } else {
-      const target = destIsDirSyntax || destExistsAsDir ? join(destHost, basename(src.abs)) : destHost;
+      // Named as the source was (a followed symlink's own name, not its target's).
+      const target = destIsDirSyntax || destExistsAsDir ? join(destHost, basename(src.rel || src.abs)) : destHost;
       ensureDir(root, dirname(target), opts, written);
       copyEntry(root, src, src.abs, "", target, opts, written);
     }

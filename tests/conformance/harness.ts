@@ -77,7 +77,8 @@ const HARNESS_FILES = new Set(["case.json", "expected.json"]);
 /** Copies a case into a fresh context dir with the placeholders filled in (the case dir itself stays pristine). */
 function prepareContext(c: Case, env: Env): string {
   const ctx = mkdtempSync(join(tmpdir(), `conf-${c.name}-`));
-  cpSync(c.dir, ctx, { recursive: true, filter: (src) => !HARNESS_FILES.has(src.slice(c.dir.length + 1)) });
+  // verbatimSymlinks: a context's relative symlinks must stay relative (cpSync would make them absolute host paths).
+  cpSync(c.dir, ctx, { recursive: true, verbatimSymlinks: true, filter: (src) => !HARNESS_FILES.has(src.slice(c.dir.length + 1)) });
   const fill = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
