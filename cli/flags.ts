@@ -52,8 +52,12 @@ const BOOL_HELP: Partial<Record<(typeof BOOL)[number], string>> = {
   "cache-run-layers": "cache RUN layers (default true)",
   "cache-copy-layers": "cache COPY and ADD layers too (default false, as kaniko)",
   "no-push-cache": "read the layer cache but never write it",
+  "skip-unused-stages": "build only the stages the target needs (kiln's default, as BuildKit); =false builds every stage up to the target, as kaniko without the flag",
+  cleanup: "in-place mode: remove the files the build unpacked over / when it ends (the isolated mode always removes its build roots)",
   "compressed-caching": "accepted for kaniko compatibility: kiln never holds layers in memory, compressed or not",
 };
+
+const LOG_FORMAT_HELP = "text, color or json (default: color when stderr is a terminal and NO_COLOR is unset, else text)";
 
 /** A command that throws on bad flags instead of printing and exiting (main.ts prints one line). */
 function quietCommand(name: string, description: string): Command {
@@ -95,15 +99,17 @@ export function executorCommand(): Command {
     .option("--git <kv>", "git context options (repeatable)", list)
     .option("--secret <spec>", "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)", list)
     .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
-    .option("--log-format <format>", "text, color or json", "color")
+    .option("--log-format <format>", LOG_FORMAT_HELP)
     .option("--whitelist-var-run [bool]", "deprecated alias of --ignore-var-run");
   for (const b of BOOL) c.option(`--${b} [bool]`, BOOL_HELP[b] ?? "");
   return c;
 }
 
+export interface ParsedLog { level: Level; format: LogFormat; timestamp: boolean }
+
 export interface ParsedExecutor {
   options: Omit<BuildOptionsInput, "selfCommand" | "logger">;
-  log: { level: Level; format: LogFormat; timestamp: boolean };
+  log: ParsedLog;
   force: boolean;
   /** --isolation; undefined = decided by where kiln runs (cli/mode.ts). */
   isolation?: "isolated" | "in-place";
@@ -123,10 +129,24 @@ function registryFlags(c: Command): Command {
     .option("--image-download-retry <n>", withDefault("retries for a failed image download", OPTION_DEFAULTS.retries));
 }
 
+/**
+ * pflag reads `-d=ref` as `-d ref`; commander would take "=ref" as the value. Split such short forms (before a
+ * bare `--`) so both parsers agree.
+ */
+export function splitShortEquals(argv: string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.flatMap((a, i) => ((end < 0 || i < end) && /^-[A-Za-z]=/.test(a) ? [a.slice(0, 2), a.slice(3)] : [a]));
+}
+
+/** kaniko's `executor version`, and the `--version` users try first. */
+export function wantsVersion(argv: string[]): boolean {
+  return argv[0] === "version" || argv.includes("--version");
+}
+
 /** Parses argv with `c` and gives typed access to the values (flags not given stay undefined). */
 function parseWith(c: Command, argv: string[]) {
   try {
-    c.parse(argv, { from: "user" });
+    c.parse(splitShortEquals(argv), { from: "user" });
   } catch (e: any) {
     if (e?.code === "commander.helpDisplayed" || e?.code === "commander.version") throw e;
     throw new FlagError(String(e?.message ?? e).replace(/^error: /, ""));
@@ -153,9 +173,17 @@ function parseWith(c: Command, argv: string[]) {
     if (text === undefined) return undefined;
     try { return parseGoDuration(text); } catch (e: any) { throw new FlagError(`--${name}: ${e.message}`); }
   };
-  const level = () => {
-    if (!["text", "color", "json"].includes(o.logFormat)) throw new FlagError(`--log-format "${o.logFormat}": use text, color or json`);
-    try { return parseLevel(o.verbosity); } catch (e: any) { throw new FlagError(`--verbosity: ${e.message}`); }
+  // kaniko's default is "color"; kiln colours by default only where a person reads it, so a pipe or a CI log
+  // file gets no escape codes (https://no-color.org). An explicit --log-format color always colours.
+  const log = (env: Record<string, string | undefined>, terminal: boolean): ParsedLog => {
+    const asked: string | undefined = o.logFormat;
+    if (asked !== undefined && !["text", "color", "json"].includes(asked)) throw new FlagError(`--log-format "${asked}": use text, color or json`);
+    const format = (asked ?? (terminal && !env.NO_COLOR ? "color" : "text")) as LogFormat;
+    try {
+      return { level: parseLevel(o.verbosity), format, timestamp: flag("log-timestamp") };
+    } catch (e: any) {
+      throw new FlagError(`--verbosity: ${e.message}`);
+    }
   };
   const platform = (text: string | undefined) => {
     try { return text ? parsePlatform(text) : undefined; } catch (e: any) { throw new FlagError(`--custom-platform: ${e.message}`); }
@@ -186,12 +214,15 @@ function parseWith(c: Command, argv: string[]) {
     pullRetries: count("image-download-retry"),
   });
   const abs = (p: string | undefined, cwd: string) => (p === undefined || /^[a-z0-9]+:\/\//.test(p) || isAbsolute(p) ? p : resolve(cwd, p));
-  return { o, given, maybeFlag, flag, int, count, duration, level, platform, buildArgs, registry, abs };
+  return { o, given, maybeFlag, flag, int, count, duration, log, platform, buildArgs, registry, abs };
 }
 
-/** Parses executor argv (without the program name). `env` supplies KANIKO_* fallbacks and bare --build-arg values. */
-export function parseExecutorArgs(argv: string[], env: Record<string, string | undefined>, cwd: string): ParsedExecutor {
-  const { o, given, maybeFlag, flag, int, count, duration, level: parseLevelFlags, platform: parsePlatformFlag, buildArgs: parseBuildArgs, registry: pullRegistry, abs: absIn } =
+/**
+ * Parses executor argv (without the program name). `env` supplies KANIKO_* fallbacks, bare --build-arg values and
+ * NO_COLOR; `terminal`: stderr is a terminal (the log's default format is coloured only there).
+ */
+export function parseExecutorArgs(argv: string[], env: Record<string, string | undefined>, cwd: string, terminal = false): ParsedExecutor {
+  const { o, given, maybeFlag, flag, int, count, duration, log: parseLogFlags, platform: parsePlatformFlag, buildArgs: parseBuildArgs, registry: pullRegistry, abs: absIn } =
     parseWith(executorCommand(), argv);
   const warnings: string[] = [];
   for (const name of NOT_YET) if (given(name)) warnings.push(`--${name} is accepted for kaniko compatibility but not implemented yet; it has no effect`);
@@ -212,7 +243,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   if (compression !== undefined && compression !== "gzip" && compression !== "zstd") throw new FlagError(`--compression "${compression}": use gzip or zstd`);
   const snapshotMode = o.snapshotMode;
   if (snapshotMode !== undefined && !["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
-  const level: Level = parseLevelFlags();
+  const log = parseLogFlags(env, terminal);
   const platform = parsePlatformFlag(o.customPlatform);
   const ignoreVarRun = maybeFlag("ignore-var-run") ?? maybeFlag("whitelist-var-run");
   const compressionLevel = int("compression-level");
@@ -270,9 +301,11 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       ignorePaths: o.ignorePath ?? [],
       ignoreVarRun,
       cleanup: flag("cleanup"),
+      // Not given: only the stages the target needs, as BuildKit (kaniko builds all unless it is given).
+      ...(given("skip-unused-stages") ? { skipUnusedStages: flag("skip-unused-stages") } : {}),
       ...(o.network !== undefined ? { network: networkFlag(o.network) } : {}),
     },
-    log: { level, format: o.logFormat, timestamp: flag("log-timestamp") },
+    log,
     force: flag("force"),
     ...(o.isolation !== undefined ? { isolation: isolationFlag(o.isolation) } : {}),
     warnings,
@@ -299,7 +332,7 @@ export function warmerCommand(): Command {
     .option("--customPlatform <platform>", "kaniko's spelling of --custom-platform");
   registryFlags(c)
     .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
-    .option("--log-format <format>", "text, color or json", "color");
+    .option("--log-format <format>", LOG_FORMAT_HELP);
   c.option("-f, --force [bool]", "fetch images again even when their cached copy is fresh");
   for (const [b, description] of Object.entries(WARMER_BOOL)) c.option(`--${b} [bool]`, description);
   return c;
@@ -307,12 +340,12 @@ export function warmerCommand(): Command {
 
 export interface ParsedWarmer {
   options: Omit<WarmOptionsInput, "logger">;
-  log: { level: Level; format: LogFormat; timestamp: boolean };
+  log: ParsedLog;
 }
 
 /** Parses warmer argv (without the program name or the "warmer" subcommand). */
-export function parseWarmerArgs(argv: string[], env: Record<string, string | undefined>, cwd: string): ParsedWarmer {
-  const { o, flag, duration, level, platform: parsePlatformFlag, buildArgs, registry, abs } = parseWith(warmerCommand(), argv);
+export function parseWarmerArgs(argv: string[], env: Record<string, string | undefined>, cwd: string, terminal = false): ParsedWarmer {
+  const { o, flag, duration, log, platform: parsePlatformFlag, buildArgs, registry, abs } = parseWith(warmerCommand(), argv);
   const images: string[] = o.image ?? [];
   if (images.length === 0 && o.dockerfile === undefined) throw new FlagError("give at least one --image or a --dockerfile whose FROM images to cache");
   const platform = parsePlatformFlag(o.customPlatform);
@@ -330,7 +363,7 @@ export function parseWarmerArgs(argv: string[], env: Record<string, string | und
       sslCertDir: env.SSL_CERT_DIR,
       sslCertFile: env.SSL_CERT_FILE,
     },
-    log: { level: level(), format: o.logFormat, timestamp: flag("log-timestamp") },
+    log: log(env, terminal),
   };
 }
 

@@ -1,5 +1,5 @@
 import { test, expect } from "bun:test";
-import { parseExecutorArgs, parseWarmerArgs, FlagError } from "./flags.ts";
+import { parseExecutorArgs, parseWarmerArgs, FlagError, splitShortEquals, wantsVersion } from "./flags.ts";
 import { resolveOptions } from "../mod.ts";
 
 const parse = (argv: string[], env: Record<string, string> = {}) => parseExecutorArgs(argv, env, "/cwd");
@@ -94,4 +94,37 @@ test("warmer: kaniko's flags and short forms, the executor's registry flags", ()
   expect(parseWarmerArgs(["--image", "a"], {}, "/").options).toMatchObject({ force: false, cacheDir: undefined, cacheTtl: undefined });
   expect(() => parseWarmerArgs([], {}, "/")).toThrow(FlagError);
   expect(() => parseWarmerArgs(["--image", "a", "--destination", "x"], {}, "/")).toThrow(/unknown option '--destination'/);
+});
+
+test("-d=ref and other short flags with = are read as pflag reads them", () => {
+  const p = parse(["-d=r/a:1", "-c=ctx", "-f=Df", "-v=debug"]);
+  expect(p.options.destinations).toEqual(["r/a:1"]);
+  expect([p.options.context, p.options.dockerfile, p.log.level]).toEqual(["/cwd/ctx", "Df", "debug"]);
+  // After "--" nothing is a flag; long flags keep their own = handling.
+  expect(splitShortEquals(["-d=x", "--label=a=b", "--", "-d=y"])).toEqual(["-d", "x", "--label=a=b", "--", "-d=y"]);
+  expect(parseWarmerArgs(["-i=a:1", "-f=false"], {}, "/").options).toMatchObject({ images: ["a:1"], force: false });
+});
+
+test("version and --version", () => {
+  expect(wantsVersion(["version"])).toBe(true);
+  expect(wantsVersion(["--version"])).toBe(true);
+  expect(wantsVersion(["--no-push", "--context", "version"])).toBe(false);
+});
+
+test("--skip-unused-stages: not given, BuildKit's pruning; =false, every stage (kaniko); =true, pruning", () => {
+  expect(parse(["--no-push"]).options.skipUnusedStages).toBeUndefined();
+  expect(parse(["--no-push", "--skip-unused-stages=false"]).options.skipUnusedStages).toBe(false);
+  expect(parse(["--no-push", "--skip-unused-stages"]).options.skipUnusedStages).toBe(true);
+});
+
+test("log format: colour by default only on a terminal without NO_COLOR; an explicit format always wins", () => {
+  const format = (argv: string[], env: Record<string, string>, terminal: boolean) => parseExecutorArgs(["--no-push", ...argv], env, "/", terminal).log.format;
+  expect(format([], {}, false)).toBe("text");
+  expect(format([], {}, true)).toBe("color");
+  expect(format([], { NO_COLOR: "1" }, true)).toBe("text");
+  expect(format(["--log-format", "color"], { NO_COLOR: "1" }, false)).toBe("color");
+  expect(format(["--log-format=json"], {}, true)).toBe("json");
+  expect(format(["--log-format", "text"], {}, true)).toBe("text");
+  expect(parseWarmerArgs(["--image", "a"], {}, "/", false).log.format).toBe("text");
+  expect(() => format(["--log-format", "fancy"], {}, false)).toThrow(/--log-format "fancy"/);
 });

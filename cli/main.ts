@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import {
   build, BuildInterruptedError, createLogger, HELPER_SUBCOMMAND, sandboxHelperMain, RunFailedError, VERSION, formatError, warm,
 } from "../mod.ts";
-import { parseExecutorArgs, executorCommand, FlagError, parseWarmerArgs, warmerCommand } from "./flags.ts";
+import { parseExecutorArgs, executorCommand, FlagError, parseWarmerArgs, warmerCommand, wantsVersion, type ParsedLog } from "./flags.ts";
+import { traceRequests, writeAll, writeBenchmarkFile } from "./output.ts";
 import { chooseMode, ModeError, realSurroundings } from "./mode.ts";
 
 /** How to start this same program again (for the sandbox helper): compiled binary, or bun + this script. */
@@ -14,6 +15,13 @@ function selfCommand(): string[] {
   const script = process.argv[1];
   const compiled = !script || script.startsWith("/$bunfs/") || !existsSync(script);
   return compiled ? [process.execPath] : [process.execPath, resolve(script)];
+}
+
+/** Log lines go to stderr synchronously, so they interleave with RUN output as things happened. */
+function logger(log: ParsedLog) {
+  const l = createLogger({ ...log, write: (line) => writeAll(2, line + "\n") });
+  traceRequests(l);
+  return l;
 }
 
 /** The parsed flags, or exit code 2 after one line naming the bad flag. */
@@ -32,23 +40,26 @@ async function executor(args: string[]): Promise<number> {
     process.stdout.write(executorCommand().helpInformation());
     return 0;
   }
-  if (args[0] === "version") {
+  if (wantsVersion(args)) {
     process.stdout.write(`kiln version : ${VERSION}\n`);
     return 0;
   }
-  const parsed = parseOrExplain("kiln", () => parseExecutorArgs(args, process.env, process.cwd()));
+  const parsed = parseOrExplain("kiln", () => parseExecutorArgs(args, process.env, process.cwd(), !!process.stderr.isTTY));
   if (typeof parsed === "number") return parsed;
-  const logger = createLogger(parsed.log);
-  for (const w of parsed.warnings) logger.warn(w);
+  const log = logger(parsed.log);
+  for (const w of parsed.warnings) log.warn(w);
   let mode: "isolated" | "in-place";
   try {
     mode = chooseMode({ force: parsed.force, ...(parsed.isolation ? { isolation: parsed.isolation } : {}) }, realSurroundings(process.env));
   } catch (e) {
     if (e instanceof ModeError) {
-      logger.error(e.message);
+      log.error(e.message);
       return 1;
     }
     throw e;
+  }
+  if (parsed.options.cleanup && mode === "isolated") {
+    log.warn("--cleanup applies to the in-place mode (the executor image), where the build unpacks over /; the isolated mode always removes its build roots, so it has no effect here");
   }
   // SIGINT/SIGTERM stop the build: its RUNs are killed and its work directory removed before kiln exits 130/143.
   // A second signal exits at once.
@@ -66,21 +77,22 @@ async function executor(args: string[]): Promise<number> {
       ...parsed.options,
       mode,
       selfCommand: selfCommand(),
-      logger,
+      logger: log,
       signal: interrupt.signal,
-      stdout: (c) => process.stdout.write(c),
-      stderr: (c) => process.stderr.write(c),
+      stdout: (c) => writeAll(1, c),
+      stderr: (c) => writeAll(2, c),
     });
-    logger.info(`Built image ${result.digest}`);
+    writeBenchmarkFile(process.env.BENCHMARK_FILE, result.timings, log);
+    log.info(`Built image ${result.digest}`);
     return 0;
   } catch (e) {
     if (interruptedExit !== undefined) {
       // The build may have failed on its own as its RUN was killed; what counts is the interruption.
-      logger.error(formatError(e instanceof BuildInterruptedError ? e : new BuildInterruptedError(String(interrupt.signal.reason))));
+      log.error(formatError(e instanceof BuildInterruptedError ? e : new BuildInterruptedError(String(interrupt.signal.reason))));
       // Uploads or workers still in flight would keep the process alive: exit now, nothing of the build is left.
       process.exit(interruptedExit);
     }
-    logger.error(formatError(e));
+    log.error(formatError(e));
     if (e instanceof RunFailedError) return e.exitCode;
     return 1;
   } finally {
@@ -94,15 +106,15 @@ async function warmer(args: string[]): Promise<number> {
     process.stdout.write(warmerCommand().helpInformation());
     return 0;
   }
-  const parsed = parseOrExplain("kiln warmer", () => parseWarmerArgs(args, process.env, process.cwd()));
+  const parsed = parseOrExplain("kiln warmer", () => parseWarmerArgs(args, process.env, process.cwd(), !!process.stderr.isTTY));
   if (typeof parsed === "number") return parsed;
-  const logger = createLogger(parsed.log);
+  const log = logger(parsed.log);
   try {
-    const result = await warm({ ...parsed.options, logger });
-    for (const f of result.failed) logger.error(`cannot cache ${f.ref}: ${formatError(f.error)}`);
+    const result = await warm({ ...parsed.options, logger: log });
+    for (const f of result.failed) log.error(`cannot cache ${f.ref}: ${formatError(f.error)}`);
     return result.failed.length ? 1 : 0;
   } catch (e) {
-    logger.error(formatError(e));
+    log.error(formatError(e));
     return 1;
   }
 }

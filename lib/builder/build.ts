@@ -21,6 +21,7 @@ import { FromRoots } from "./from-roots.ts";
 import { buildStage, type StageResult } from "./stage.ts";
 import { checkOutputPaths, writeOutputs } from "./outputs.ts";
 import { InPlaceRoot } from "./inplace.ts";
+import { BuildTimings, type BuildTimingsReport } from "./timings.ts";
 import { BuildDir, reapDeadBuilds } from "./workdir.ts";
 import { MountResources, withLabels } from "../instructions/mod.ts";
 import { abortRuns, closeNetwork } from "../sandbox/mod.ts";
@@ -28,11 +29,14 @@ import { abortRuns, closeNetwork } from "../sandbox/mod.ts";
 export interface BuildResult {
   image: Image;
   digest: string;
+  /** Where the time went (the summary the log ends with). */
+  timings: BuildTimingsReport;
 }
 
 export async function build(input: BuildOptionsInput): Promise<BuildResult> {
   const options = resolveOptions(input);
   const log = options.logger;
+  const timings = new BuildTimings(log);
   // Bad destinations fail before anything is pulled, run or pushed, and before a work directory exists.
   checkOutputPaths(options);
   const opened = await openContext(options.context, { contextSubPath: options.contextSubPath });
@@ -60,7 +64,7 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
         : undefined;
       const running = (async () => {
         try {
-          return await runBuild(df, options, work.dir, ctx, outputs, inPlace);
+          return await runBuild(df, options, work.dir, ctx, outputs, timings, inPlace);
         } finally {
           if (inPlace && options.cleanup && !options.signal?.aborted) await inPlace.cleanup();
         }
@@ -97,7 +101,8 @@ function fullWorkDir(e: unknown, base: string): unknown {
 }
 
 async function runBuild(
-  df: Dockerfile, options: BuildOptions, workDir: string, buildContext: BuildContext, outputs: OutputStage, inPlace?: InPlaceRoot,
+  df: Dockerfile, options: BuildOptions, workDir: string, buildContext: BuildContext, outputs: OutputStage, timings: BuildTimings,
+  inPlace?: InPlaceRoot,
 ): Promise<BuildResult> {
   const log = options.logger;
   const plan = planBuild(df, options);
@@ -130,7 +135,7 @@ async function runBuild(
     stageKey: async (i) => (await scheduler.result(i))?.cacheKey,
     image: (ref) => pull(ref, options.platform),
   };
-  const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), async (index) => {
+  const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), (index) => timings.stage(index, df.stages[index].name, async (timer) => {
     const stage = df.stages[index];
     const from = plan.baseOf(stage);
     log.info(`Building stage ${index}${stage.name ? ` (${stage.name})` : ""} FROM ${from.image}`);
@@ -146,13 +151,13 @@ async function runBuild(
     const cache = layerCache?.forStage(base.root ? base.cacheKey : imageBaseKey(from.image, base.image, platform), stepKeys(keysInput, index));
     return buildStage({
       df, stage, base: base.image, baseRoot: base.root, baseArgEnv: base.argEnv, options, workDir, buildContext, metaArgs: plan.metaArgs,
-      fromRoot: fromRoots.forStage(index), inPlace, runMounts, ...(cache ? { cache } : {}),
+      fromRoot: fromRoots.forStage(index), inPlace, runMounts, timer, ...(cache ? { cache } : {}),
     });
-  });
+  }));
   try {
     const image = withBuildLabels(results.get(plan.target.index)!.image, options.labels);
-    const { digest } = await writeOutputs(image, options, registry, outputs);
-    return { image, digest };
+    const { digest } = await timings.outputs(() => writeOutputs(image, options, registry, outputs));
+    return { image, digest, timings: timings.summarize() };
   } finally {
     // Stores went on while the build did; the work dir (their layer files) goes only after them.
     await layerCache?.flush();

@@ -86,6 +86,8 @@ export interface BuildOptions {
    * the container's network.
    */
   network: "private" | "host" | "none";
+  /** false: every stage up to the target is built (--skip-unused-stages=false, kaniko's default); unset: only those it needs (BuildKit). */
+  skipUnusedStages?: boolean;
   /** In-place: wipe what the build unpacked into "/" once it is done (kaniko's --cleanup). */
   cleanup: boolean;
   ignorePaths: string[];

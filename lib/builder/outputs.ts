@@ -75,8 +75,8 @@ export async function writeOutputs(image: Image, options: BuildOptions, registry
   const digest = serializeImage(pushesOrTars ? image : toOciFormat(image)).manifestDescriptor.digest;
   if (!options.noPush && options.destinations.length) {
     log.info(`Pushing image to ${options.destinations.join(", ")}`);
+    // The registry client logs each reference it pushed (a tag kept by --push-ignore-immutable-tag-errors is not).
     await registry().push(image, options.destinations);
-    for (const d of options.destinations) log.info(`Pushed ${d}@${digest}`);
   }
   // Every file is staged beside its destination and all are moved into place at the end: if one fails, no
   // destination changes (an output from an earlier build stays as it was).

@@ -12,14 +12,14 @@ export interface BuildPlan {
   /** A stage's FROM with the meta ARGs expanded: the image (or stage) name and --platform. */
   baseOf(stage: Stage): ResolvedBase;
   target: Stage;
-  /** Indexes of the stages the target needs, ascending (unused stages are skipped, as BuildKit does). */
+  /** Indexes of the stages to build, ascending: those the target needs (as BuildKit), or all up to it (skipUnusedStages false). */
   order: number[];
   /** Earlier stages a stage waits for (FROM, COPY --from, RUN --mount from=). */
   depsOf(stage: Stage): number[];
 }
 
 /** Plans the build of `df`; warns about --build-arg values no needed stage declares. */
-export function planBuild(df: Dockerfile, options: Pick<BuildOptions, "buildArgs" | "platform" | "target" | "logger">): BuildPlan {
+export function planBuild(df: Dockerfile, options: Pick<BuildOptions, "buildArgs" | "platform" | "target" | "logger" | "skipUnusedStages">): BuildPlan {
   const metaArgs = resolveMetaArgs(df, definedArgs(options.buildArgs), platformArgs(options.platform));
   const bases = new Map<Stage, ResolvedBase>();
   const baseOf = (s: Stage) => {
@@ -29,7 +29,7 @@ export function planBuild(df: Dockerfile, options: Pick<BuildOptions, "buildArgs
   };
   const imageOf = (s: Stage) => baseOf(s).image;
   const target = targetStage(df, options.target);
-  const order = neededStages(df, target, imageOf);
+  const order = options.skipUnusedStages === false ? df.stages.slice(0, target.index + 1).map((s) => s.index) : neededStages(df, target, imageOf);
   warnUnusedBuildArgs(df, order, options);
   return { metaArgs, baseOf, target, order, depsOf: (s) => stageDeps(df, s, imageOf) };
 }

@@ -15,6 +15,7 @@ import { onbuildTriggers, withoutTriggers } from "./onbuild.ts";
 import { StageRoot } from "./root.ts";
 import { noStepCache, type StepCache, type StepOutcome } from "./step-cache.ts";
 import { expandStep, StepRunner } from "./step.ts";
+import type { StageTimer } from "./timings.ts";
 
 export interface StageResult {
   image: Image;
@@ -45,6 +46,7 @@ export interface StageInput {
   inPlace?: InPlaceRoot;
   /** Default: none (every step executes). */
   cache?: StepCache;
+  timer?: StageTimer;
 }
 
 export async function buildStage(input: StageInput): Promise<StageResult> {
@@ -83,6 +85,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     if (step.createdBy !== undefined) appended.push({ layer: step.layer, history: { created: clock.now(), created_by: step.createdBy, comment: "buildkit.dockerfile.v0" } });
   };
   for (const [i, raw] of steps.entries()) {
+    const startedAt = performance.now();
     const instr = expandStep(raw, state, df);
     log.info(instr.original);
     const key = await cache.key(instr, state);
@@ -92,6 +95,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const step = hit ?? await runner.run(instr, state, i === steps.length - 1);
     if (!hit && key !== undefined) await cache.put(key, step);
     append(step);
+    input.timer?.step(instr.original, startedAt, !!hit, step.layer);
   }
   const built = appendLayers({ ...image, config: sortedConfig(state.config) }, appended);
   // A later stage or COPY --from may need the files even when no step here did.

@@ -35,3 +35,9 @@ test("unknown levels are named", () => {
   expect(parseLevel("WARNING")).toBe("warn");
   expect(() => parseLevel("loud")).toThrow(/loud/);
 });
+
+test("the default format is plain text: a library caller's log may be a file", () => {
+  const { log, lines } = capture({});
+  log.warn("x");
+  expect(lines).toEqual(["WARN  x"]);
+});

@@ -34,7 +34,8 @@ export function parseLevel(s: string): Level {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const max = ORDER[opts.level ?? "info"];
-  const format = opts.format ?? "color";
+  // Escape codes only when asked for: a library caller's log may well be a file.
+  const format = opts.format ?? "text";
   const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
   const now = opts.now ?? (() => new Date());
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
