@@ -41,7 +41,8 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   const runEnv = [...buildEnv(state), ...proxyEnv];
   if (!env.has("HOME")) runEnv.push(`HOME=${user.home}`);
   if (!env.has("PATH")) runEnv.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  ctx.logger.info(`RUN ${argv.join(" ")}`);
+  // The step loop logged the instruction at info; the argv it became is detail (kaniko's "Cmd:"/"Args:").
+  ctx.logger.debug(`Cmd: ${JSON.stringify(argv)}`);
   const what = `RUN (line ${instr.line})`;
   if (ctx.inPlace && (instr.mounts.length || instr.network === "none")) {
     throw new InstructionError(`${what}: --mount and --network=none need the isolated mode (in place, they would change the real /)`);
