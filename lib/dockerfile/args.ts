@@ -9,7 +9,7 @@ export type ArgValues = ReadonlyMap<string, string | undefined>;
  * The values of the meta ARGs, in declaration order: a `--build-arg` wins, else the default expanded with the
  * meta ARGs and builtins seen so far. `builtins` are the automatic platform args (BUILDPLATFORM,
  * TARGETPLATFORM, TARGETOS, ...); they are visible to FROM even without an `ARG` line, as in BuildKit.
- * An ARG without default and without a build-arg is declared but unset (undefined).
+ * An ARG without default and without a build-arg is declared but unset (undefined), a builtin of that name too.
  */
 export function resolveMetaArgs(
   df: Pick<Dockerfile, "metaArgs" | "escape" | "file">,
@@ -23,7 +23,8 @@ export function resolveMetaArgs(
         const name = expand(arg.name, (n) => scope.get(n), { escape: df.escape });
         if (Object.hasOwn(buildArgs, name)) scope.set(name, buildArgs[name]);
         else if (arg.default !== undefined) scope.set(name, expand(arg.default, (n) => scope.get(n), { escape: df.escape }));
-        else if (!scope.has(name)) scope.set(name, undefined);
+        // The last declaration wins, so a bare ARG unsets even an automatic platform arg (Docker 20.10's BuildKit).
+        else scope.set(name, undefined);
       } catch (e) {
         if (e instanceof ExpansionError) throw new DockerfileError(df.file, instr.line, e.message, instr.original);
         throw e;

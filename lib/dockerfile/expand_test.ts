@@ -60,9 +60,11 @@ describe("meta ARGs and FROM", () => {
     expect(resolveStageBase(df.stages[0], args)).toEqual({ image: "127.0.0.1:5000/library/busybox:1.36", platform: "" });
   });
 
-  test("builtins are visible to FROM and kept by a bare ARG", () => {
+  test("builtins are visible to FROM; a bare meta ARG of the same name unsets one (Docker 20.10's BuildKit)", () => {
     const args = resolveMetaArgs(df, {}, { BUILDPLATFORM: "linux/amd64", TARGETARCH: "arm64" });
-    expect(args.get("TARGETARCH")).toBe("arm64");
+    expect(args.has("TARGETARCH")).toBe(true);
+    expect(args.get("TARGETARCH")).toBeUndefined();
+    expect(resolveMetaArgs(df, { TARGETARCH: "s390x" }, { TARGETARCH: "arm64" }).get("TARGETARCH")).toBe("s390x");
     expect(resolveStageBase(df.stages[0], args)).toEqual({
       image: "docker.io/library/busybox:latest",
       platform: "linux/amd64",
