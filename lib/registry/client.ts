@@ -9,7 +9,7 @@ import { RegistryError } from "./errors.ts";
 import { Keychain } from "./keychain.ts";
 import { asManifest, getManifest, isIndex, parseJson, putManifest, selectPlatform, type FetchedManifest } from "./manifests.ts";
 import { EndpointPolicy, type Purpose, type RegistryOptions } from "./options.ts";
-import { Session } from "./session.ts";
+import { Session, type PingCache } from "./session.ts";
 
 export interface PullResult {
   image: Image;
@@ -34,6 +34,8 @@ export class RegistryClient {
   #keychain: Keychain;
   #policy: EndpointPolicy;
   #sessions = new Map<string, Promise<Session>>();
+  /** By endpoint (URL and TLS settings): a registry's pull and push sessions ping it once between them. */
+  #pings = new Map<string, PingCache>();
 
   constructor(opts: RegistryOptions & { logger: Logger }) {
     this.#o = opts;
@@ -47,12 +49,19 @@ export class RegistryClient {
     let s = this.#sessions.get(key);
     if (!s) {
       s = this.#policy.endpoint(registry, purpose).then((ep) => new Session({
-        registry, baseUrl: ep.baseUrl, tls: ep.tls, keychain: this.#keychain, logger: this.#log,
+        registry, baseUrl: ep.baseUrl, tls: ep.tls, keychain: this.#keychain, logger: this.#log, ping: this.#pingOf(ep.baseUrl, ep.tls),
         retries: (purpose === "pull" ? this.#o.pullRetries : this.#o.pushRetries) ?? this.#o.retries ?? 0, userAgent: this.#o.userAgent ?? "kiln", backoffMs: this.#o.retryBackoffMs,
       }));
       this.#sessions.set(key, s);
     }
     return s;
+  }
+
+  #pingOf(baseUrl: string, tls: object): PingCache {
+    const key = `${baseUrl} ${JSON.stringify(tls)}`;
+    let p = this.#pings.get(key);
+    if (!p) this.#pings.set(key, (p = {}));
+    return p;
   }
 
   /**

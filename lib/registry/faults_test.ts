@@ -159,3 +159,13 @@ test("when one destination's upload fails, no destination gets a tag", async () 
   expect(err.status).toBe(403);
   expect(await skopeoDigest(`${reg.host}/faults/first:1`).catch((e) => String(e))).toContain("manifest unknown");
 });
+
+test("a registry is pinged once however many pulls and pushes the client makes", async () => {
+  proxy = await startFaultProxy(reg.host, []);
+  const { client } = clientVia(proxy, { insecurePull: true, insecurePush: true, insecureRegistries: [] });
+  await client.checkPushPermission([`${proxy.host}/ping/app:1`]);
+  await client.push(img.image, [`${proxy.host}/ping/app:1`]);
+  await client.pull(`${proxy.host}/ping/app:1`, amd64);
+  await client.pullManifest(`${proxy.host}/ping/app:1`);
+  expect(proxy.log.filter((r) => r.path === "/v2/")).toHaveLength(1);
+});

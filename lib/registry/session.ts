@@ -27,6 +27,16 @@ export interface SessionOptions {
   userAgent: string;
   /** First backoff delay in ms; doubles each attempt. */
   backoffMs?: number;
+  /**
+   * Where the /v2/ ping's answer is kept: sessions of one endpoint (a registry's pull and push sessions with the
+   * same URL and TLS settings) share it, so a build pings each registry once. Default: this session's own.
+   */
+  ping?: PingCache;
+}
+
+/** The challenge a /v2/ ping learned, shared by the sessions of one endpoint. */
+export interface PingCache {
+  challenge?: Promise<Challenge>;
 }
 
 export interface SessionRequest {
@@ -55,11 +65,13 @@ export class Session {
   readonly registry: string;
   readonly baseUrl: string;
   #o: SessionOptions;
+  #ping: PingCache;
   #challenge: Promise<Challenge> | undefined;
   #tokens = new Map<string, Promise<string>>();
 
   constructor(o: SessionOptions) {
     this.#o = o;
+    this.#ping = o.ping ?? {};
     this.registry = o.registry;
     this.baseUrl = o.baseUrl;
   }
@@ -110,26 +122,39 @@ export class Session {
   }
 
   #challengeOnce(repository: string | undefined): Promise<Challenge> {
-    this.#challenge ??= (async () => {
-      let res: Response;
-      try {
-        res = await this.#withRetries(() => this.#fetch(`${this.baseUrl}/v2/`, { method: "GET" }), "GET");
-      } catch (e) {
-        throw networkError(this.registry, repository, e);
-      }
-      await res.arrayBuffer().catch(() => {});
-      if (res.status === 401) {
-        const ch = parseChallenge(res.headers.get("www-authenticate"));
-        if (ch) return ch;
-      }
-      if (res.status === 400 && this.baseUrl.startsWith("http:")) {
-        throw new RegistryError(`registry ${this.registry} answered plain HTTP with 400: it probably speaks HTTPS only; drop it from --insecure-registry / --insecure`, { registry: this.registry, status: 400, code: "HTTP_TO_HTTPS" });
-      }
-      return { scheme: "none" };
-    })();
+    if (this.#challenge) return this.#challenge;
+    const shared = this.#ping;
+    const challenge = shared.challenge ?? this.#pingOnce(repository, () => {
+      // Out of retries on a 5xx or 429, the session goes on without auth (its requests report the status), but
+      // other sessions of the endpoint do not inherit that: they ping again, with their own retries.
+      if (shared.challenge === challenge) shared.challenge = undefined;
+    });
+    this.#challenge = shared.challenge = challenge;
     // A failed ping must not stick: the next call tries again.
-    this.#challenge.catch(() => { this.#challenge = undefined; });
-    return this.#challenge;
+    challenge.catch(() => {
+      if (this.#challenge === challenge) this.#challenge = undefined;
+      if (shared.challenge === challenge) shared.challenge = undefined;
+    });
+    return challenge;
+  }
+
+  async #pingOnce(repository: string | undefined, transient: () => void): Promise<Challenge> {
+    let res: Response;
+    try {
+      res = await this.#withRetries(() => this.#fetch(`${this.baseUrl}/v2/`, { method: "GET" }), "GET");
+    } catch (e) {
+      throw networkError(this.registry, repository, e);
+    }
+    await res.arrayBuffer().catch(() => {});
+    if (res.status === 401) {
+      const ch = parseChallenge(res.headers.get("www-authenticate"));
+      if (ch) return ch;
+    }
+    if (res.status === 400 && this.baseUrl.startsWith("http:")) {
+      throw new RegistryError(`registry ${this.registry} answered plain HTTP with 400: it probably speaks HTTPS only; drop it from --insecure-registry / --insecure`, { registry: this.registry, status: 400, code: "HTTP_TO_HTTPS" });
+    }
+    if (TRANSIENT.has(res.status)) transient();
+    return { scheme: "none" };
   }
 
   async #authHeader(ch: Challenge, scopes: readonly string[], refresh: boolean, repository: string | undefined): Promise<string | undefined> {
