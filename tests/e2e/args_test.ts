@@ -43,12 +43,13 @@ test("ARG scopes, sources and precedence follow BuildKit", async () => {
     { FROM_ENV: "s3cr3t-from-env" },
   );
   expect(r.code).toBe(0);
+  // ARG OVERRIDE after ENV OVERRIDE: the RUN sees the ARG's value, as Docker does (conformance case arg-redeclare-after-env).
   const img = await inspectOciLayout(r.layout, "latest");
   try {
     expect(img.files.get("/first.txt")?.content).toBe("v=1.0 only=first-value\n");
     const plat = hostPlatform();
     expect(img.files.get("/second.txt")?.content).toBe(
-      `only=unset v=unset arch=${plat.architecture} plat=${formatPlatform(plat)} env=s3cr3t-from-env override=env-wins proxy=http://proxy.invalid:3128\n`,
+      `only=unset v=unset arch=${plat.architecture} plat=${formatPlatform(plat)} env=s3cr3t-from-env override=arg-value proxy=http://proxy.invalid:3128\n`,
     );
     const history = JSON.stringify(img.config.history);
     expect(history).not.toContain("proxy.invalid"); // proxy ARGs are passed to RUN but kept out of history
