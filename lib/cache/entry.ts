@@ -1,6 +1,6 @@
 // How a step's cache entry is stored, in a registry repository and in an OCI layout alike (kaniko's scheme): a small
 // image of zero or one layer, whose config's `created` dates the entry and whose history holds the step's created_by.
-import { appendLayer, type Image, type Layer } from "../image/mod.ts";
+import { appendLayer, type Image, type ImageConfig, type Layer, type Manifest } from "../image/mod.ts";
 import type { CacheEntry } from "./types.ts";
 
 /** A store that cannot be read or written, or holds something that is not a cache entry. */
@@ -34,7 +34,28 @@ export function entryImage(entry: { layer?: Layer; createdBy: string }, created:
     layers: [],
     config: { created: when, architecture: "", os: "", config: {}, rootfs: { type: "layers", diff_ids: [] }, history: [] },
   };
-  return appendLayer(empty, entry.layer, { created: when, created_by: entry.createdBy });
+  const image = appendLayer(empty, entry.layer, { created: when, created_by: entry.createdBy });
+  if (image.format !== "oci") return image; // Docker schema 2 manifests have no annotations
+  // What a lookup needs from the config, repeated in the manifest: a probe is then one round trip, not two.
+  return { ...image, annotations: {
+    [ANNOTATION.created]: when, [ANNOTATION.createdBy]: entry.createdBy, ...(entry.layer ? { [ANNOTATION.diffID]: entry.layer.diffID } : {}),
+  } };
+}
+
+const ANNOTATION = { created: "dev.kiln.cache.created", createdBy: "dev.kiln.cache.created-by", diffID: "dev.kiln.cache.diff-id" };
+
+/**
+ * The part of an entry's config a lookup reads, from the annotations entryImage wrote into its manifest; undefined
+ * (read the config) for an entry without them: a Docker-typed one, or one another tool or an older kiln wrote.
+ */
+export function entryConfigOf(m: Manifest): ImageConfig | undefined {
+  const a = m.annotations;
+  const created = a?.[ANNOTATION.created], createdBy = a?.[ANNOTATION.createdBy], diffID = a?.[ANNOTATION.diffID];
+  if (created === undefined || createdBy === undefined || m.layers.length !== (diffID === undefined ? 0 : 1)) return undefined;
+  return {
+    created, architecture: "", os: "", config: {},
+    rootfs: { type: "layers", diff_ids: diffID === undefined ? [] : [diffID] }, history: [{ created, created_by: createdBy }],
+  };
 }
 
 /** The entry an image read back from a store holds; an image of any other shape is an error, not a miss. */

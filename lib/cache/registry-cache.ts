@@ -1,9 +1,10 @@
 // The layer cache in a registry repository (--cache-repo REPO), kaniko's scheme: each entry is a small image tagged
-// with its key. A lookup reads the manifest and the config, never the layer: a hit's layer stays lazy, with the
-// cache repository as its origin, so the final image's push mounts it instead of moving its bytes.
+// with its key. A lookup reads the manifest (and the config, unless the manifest's annotations repeat what it
+// needs), never the layer: a hit's layer stays lazy, with the cache repository as its origin, so the final image's
+// push mounts it instead of moving its bytes.
 import { parseReference, type Layer } from "../image/mod.ts";
 import type { RegistryClient } from "../registry/mod.ts";
-import { CacheStoreError, checkKey, entryImage, entryOf, expired, type StoreOptions } from "./entry.ts";
+import { CacheStoreError, checkKey, entryConfigOf, entryImage, entryOf, expired, type StoreOptions } from "./entry.ts";
 import type { CacheEntry, LayerCache } from "./types.ts";
 
 export interface RegistryLayerCacheOptions extends StoreOptions {
@@ -28,7 +29,7 @@ export class RegistryLayerCache implements LayerCache {
 
   async get(key: string): Promise<CacheEntry | undefined> {
     checkKey(this.name, key);
-    const pulled = await this.#o.client.pullManifest(`${this.name}:${key}`);
+    const pulled = await this.#o.client.pullManifest(`${this.name}:${key}`, { configFrom: entryConfigOf });
     if (!pulled) return undefined;
     const entry = entryOf(this.name, key, pulled.image);
     return expired(entry, this.#o) ? undefined : entry;

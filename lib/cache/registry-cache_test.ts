@@ -9,6 +9,7 @@ import { startRegistry, type TestRegistry } from "../../tests/support/registry.t
 import { startFaultProxy, type FaultProxy } from "../../tests/support/fault-proxy.ts";
 import { readAll, tinyImage, tinyLayer } from "../../tests/support/tiny-image.ts";
 import { CacheStoreError, RegistryLayerCache } from "./mod.ts";
+import { entryImage } from "./entry.ts";
 
 const HOUR = 3600_000;
 const key = (n: number | string) => sha256(`key ${n}`).slice(7);
@@ -86,6 +87,31 @@ describe("RegistryLayerCache on a real registry, seen through a counting proxy",
     const cache = new RegistryLayerCache({ client, repo, ttlMs: 336 * HOUR });
     await cache.put(key("docker"), { layer: docker, createdBy: "RUN x" });
     expect(described((await cache.get(key("docker")))!.layer!)).toEqual(described(docker));
+  });
+
+  test("a lookup is one request when the entry's manifest carries its annotations, two (manifest, config) without", async () => {
+    const cache = new RegistryLayerCache({ client, repo, ttlMs: 336 * HOUR });
+    const lookup = async (k: string) => {
+      const before = proxy.log.length;
+      const got = await cache.get(k);
+      return { got, requests: proxy.log.slice(before).map((r) => `${r.method} ${r.path.replace(/sha256:\w+/, "sha256:…")}`) };
+    };
+    await cache.put(key("one-trip"), { layer, createdBy: "RUN /bin/sh -c make" });
+    const fast = await lookup(key("one-trip"));
+    expect(fast.requests).toEqual([`GET /v2/team/app/cache/manifests/${key("one-trip")}`]);
+    // The same entry as another tool (or an older kiln) writes it: no annotations, so the config is read.
+    const plain = entryImage({ layer, createdBy: "RUN /bin/sh -c make" }, fast.got!.created);
+    await client.push({ ...plain, annotations: undefined }, [`${repo}:${key("no-annotations")}`]);
+    const slow = await lookup(key("no-annotations"));
+    expect(slow.requests).toEqual([`GET /v2/team/app/cache/manifests/${key("no-annotations")}`, "GET /v2/team/app/cache/blobs/sha256:…"]);
+    const seen = (e: typeof fast.got) => ({ ...e, layer: [...described(e!.layer!), e!.layer!.origin] });
+    expect(seen(slow.got)).toEqual(seen(fast.got));
+    expect(described(fast.got!.layer!)).toEqual(described(layer));
+    // An entry of a step that changed no file, too.
+    await cache.put(key("one-trip-empty"), { createdBy: "RUN true" });
+    const empty = await lookup(key("one-trip-empty"));
+    expect(empty.requests).toHaveLength(1);
+    expect(empty.got).toEqual({ createdBy: "RUN true", created: expect.any(Date) });
   });
 
   test("a missing tag, or a repository never written, is a miss", async () => {

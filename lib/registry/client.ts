@@ -2,7 +2,7 @@
 import type { Logger } from "../log/mod.ts";
 import {
   DOCKER_HUB, formatPlatform, formatReference, manifestSelector, MediaType, parseReference, serializeImage,
-  type Image, type ImageConfig, type Index, type Layer, type Platform, type Reference,
+  type Image, type ImageConfig, type Index, type Layer, type Manifest, type Platform, type Reference,
 } from "../image/mod.ts";
 import { checkPushPermission, openBlob, pushBlob, readBlob, type UploadResult } from "./blobs.ts";
 import { RegistryError } from "./errors.ts";
@@ -139,7 +139,7 @@ export class RegistryClient {
    * and the config only, with lazy layers whose origin is ref's repository. undefined when the registry has no
    * such manifest or repository: for stores kept in a registry (the layer cache), where absence is an answer.
    */
-  async pullManifest(ref: string): Promise<PullResult | undefined> {
+  async pullManifest(ref: string, opts: { configFrom?: (m: Manifest) => ImageConfig | undefined } = {}): Promise<PullResult | undefined> {
     const r = parseReference(ref);
     const refText = formatReference(r);
     const s = await this.#session(r.registry, "pull");
@@ -153,16 +153,18 @@ export class RegistryClient {
     if (isIndex(m.mediaType)) {
       throw new RegistryError(`${refText} is an index, not a single image manifest`, { registry: r.registry, repository: r.repository });
     }
-    return this.#imageOf(s, r, m);
+    return this.#imageOf(s, r, m, undefined, opts.configFrom);
   }
 
-  /** The image of a single-platform manifest: its config is fetched, its layers are left for their readers. */
-  async #imageOf(s: Session, r: Reference, m: FetchedManifest, expected?: Platform): Promise<PullResult> {
+  /**
+   * The image of a single-platform manifest: its config is fetched (unless `configFrom` can tell it from the
+   * manifest alone, a round trip less), its layers are left for their readers.
+   */
+  async #imageOf(s: Session, r: Reference, m: FetchedManifest, expected?: Platform, configFrom?: (m: Manifest) => ImageConfig | undefined): Promise<PullResult> {
     const refText = formatReference(r);
     const repo = r.repository;
     const manifest = asManifest(m.bytes, refText, r.registry);
-    const configBytes = await readBlob(s, repo, manifest.config);
-    const config = parseJson<ImageConfig>(configBytes, `config of ${refText}`, r.registry);
+    const config = configFrom?.(manifest) ?? parseJson<ImageConfig>(await readBlob(s, repo, manifest.config), `config of ${refText}`, r.registry);
     const diffIDs = config.rootfs?.diff_ids ?? [];
     if (diffIDs.length !== manifest.layers.length) {
       throw new RegistryError(`${refText} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${diffIDs.length} diff_ids`, { registry: r.registry, repository: repo });

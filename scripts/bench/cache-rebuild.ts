@@ -8,8 +8,9 @@
 //   node_modules/.bin/bun scripts/bench/cache-rebuild.ts [ROUNDS]        # as root
 //
 // KILN_BENCH_IMAGES=DIR names the images' directory (default dist/images); without its executor layout the
-// executor row is skipped. KILN_BENCH_ONLY=a,b limits the builders (kiln, kiln-nocopy, kiln-nocache, executor,
-// docker, buildah).
+// executor row is skipped. KILN_BENCH_BINARY=FILE measures another build of kiln than dist/kiln;
+// KILN_BENCH_ALT="label=FILE" adds a second kiln binary beside it. KILN_BENCH_ONLY=a,b limits the builders
+// (kiln, kiln-nocopy, kiln-nocache, executor, docker, buildah).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,9 @@ async function timed(argv: string[], o: { env?: Record<string, string>; cwd?: st
 }
 
 const work = mkdtempSync(join(tmpdir(), "kiln-cache-bench-"));
+// A copy: other work on the machine may rebuild dist/kiln while the rounds run.
+const kiln = join(work, "kiln");
+if (Bun.spawnSync(["cp", process.env.KILN_BENCH_BINARY ?? BINARY, kiln]).exitCode !== 0) throw new Error(`copying ${BINARY} failed`);
 const reg = await startRegistry();
 const cleanups: (() => Promise<void> | void)[] = [() => reg.stop(), () => rmSync(work, { recursive: true, force: true })];
 const base = await pushBusybox(reg);
@@ -84,14 +88,14 @@ interface Builder {
 
 const kilnFlags = ["--insecure", "--insecure-pull", "-v", "debug", "--log-format", "json"];
 
-function kilnBinary(name: string, what: string, cacheFlags: string[] | undefined): Builder {
+function kilnBinary(name: string, what: string, cacheFlags: string[] | undefined, binary = kiln): Builder {
   const dest = (round: number) => `${reg.host}/${name}-${round}:t`;
   return {
     name, what, rebuilds: cacheFlags !== undefined,
     async reset() {},
     async build(round) {
       const cache = cacheFlags ? ["--cache", "--cache-repo", `${reg.host}/${name}-${round}/cache`, ...cacheFlags] : [];
-      const r = await timed([BINARY, "--context", ctx, "--destination", dest(round), ...kilnFlags, ...cache]);
+      const r = await timed([binary, "--context", ctx, "--destination", dest(round), ...kilnFlags, ...cache]);
       return { ms: r.ms, ...(cacheFlags ? { split: kilnSplit(r, dest(round)) } : {}) };
     },
   };
@@ -151,7 +155,7 @@ async function dockerBuildKit(d: TestDocker): Promise<Builder> {
       if (ids) await run(["rmi", "-f", ...new Set(ids.split("\n"))]);
     },
     async build(round) {
-      const b = await run(["build", "-q", "-t", dest(round), ctx]);
+      const b = await run(["build", "-q", "--network", "host", "-t", dest(round), ctx]);
       const p = await run(["push", dest(round)]);
       return { ms: b.ms + p.ms, parts: { build: b.ms, push: p.ms } };
     },
@@ -179,6 +183,13 @@ function buildah(): Builder {
 const builders: Builder[] = [];
 if (wanted("kiln")) builders.push(kilnBinary("kiln", "kiln binary, --cache --cache-copy-layers", ["--cache-copy-layers"]));
 if (wanted("kiln-nocopy")) builders.push(kilnBinary("kiln-nocopy", "kiln binary, --cache (kaniko's default: COPY not cached)", []));
+// Another build of kiln beside dist/kiln, to compare a change side by side: KILN_BENCH_ALT="label=/path/to/kiln".
+const alt = process.env.KILN_BENCH_ALT?.match(/^([^=]+)=(.+)$/);
+const altBinary = join(work, "kiln-alt");
+if (alt) {
+  if (Bun.spawnSync(["cp", alt[2], altBinary]).exitCode !== 0) throw new Error(`copying ${alt[2]} failed`);
+  builders.push(kilnBinary("kiln-alt", `kiln binary (${alt[1]}), --cache --cache-copy-layers`, ["--cache-copy-layers"], altBinary));
+}
 if (wanted("kiln-nocache")) builders.push(kilnBinary("kiln-nocache", "kiln binary, no --cache (first build only)", undefined));
 const imagesDir = process.env.KILN_BENCH_IMAGES ?? join(REPO, "dist/images");
 if (wanted("executor")) {
@@ -195,12 +206,14 @@ if (wanted("buildah")) builders.push(buildah());
 type Row = { first: number[]; rebuild: number[]; parts: Record<string, number[]>; splits: KilnSplit[] };
 const rows = new Map<string, Row>(builders.map((b) => [b.name, { first: [], rebuild: [], parts: {}, splits: [] }]));
 const startup: number[] = [];
+const altStartup: number[] = [];
 const loads: string[] = [];
 
 try {
   for (let round = 1; round <= rounds; round++) {
     loads.push((await Bun.file("/proc/loadavg").text()).split(" ")[0]);
-    startup.push((await timed([BINARY, "version"])).ms);
+    startup.push((await timed([kiln, "version"])).ms);
+    if (alt) altStartup.push((await timed([altBinary, "version"])).ms);
     // Rotate the order so no builder always runs right after the same other one.
     const order = builders.map((_, i) => builders[(i + round) % builders.length]);
     for (const b of order) {
@@ -238,6 +251,7 @@ for (const name of ["kiln", "kiln-nocopy"]) {
   }
 }
 console.log(`\nkiln version (process start-up): median ${(median(startup)).toFixed(0)} ms (${startup.map((x) => x.toFixed(0)).join(", ")})`);
+if (alt) console.log(`${alt[1]} version: median ${median(altStartup).toFixed(0)} ms (${altStartup.map((x) => x.toFixed(0)).join(", ")})`);
 for (const b of builders) {
   const s = rows.get(b.name)!.splits;
   if (!s.length) continue;
