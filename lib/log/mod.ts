@@ -1,4 +1,7 @@
 // Logger shared by every folder. Levels follow logrus (kaniko's --verbosity values).
+import { NO_PROGRESS, ProgressBoard, type Progress, type ProgressOptions, type ProgressStart } from "./progress.ts";
+
+export { DEFAULT_PROGRESS_INTERVAL_MS, formatBytes, type Progress, type ProgressOptions, type ProgressStart, type ProgressStream } from "./progress.ts";
 export type Level = "panic" | "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 export type LogFormat = "text" | "color" | "json";
 
@@ -14,6 +17,17 @@ export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   trace(msg: string, fields?: Record<string, unknown>): void;
   enabled(level: Level): boolean;
+  /**
+   * Starts reporting a long transfer (phase: "unpack", "snapshot", "push"); info level, so nothing at -v warn.
+   * Counting is all it costs the caller: lines are written on a timer and when the transfer is done.
+   */
+  progress(phase: string, opts?: ProgressStart): Progress;
+}
+
+/** What createLogger gives: a Logger that can also step its live progress lines out of the way of other output. */
+export interface TerminalLogger extends Logger {
+  /** Erases live progress lines before something else (a RUN's output) is written to the same terminal. */
+  clearProgress(): void;
 }
 
 export interface LoggerOptions {
@@ -23,6 +37,8 @@ export interface LoggerOptions {
   /** Where lines go; defaults to stderr so stdout stays free for RUN output. */
   write?: (line: string) => void;
   now?: () => Date;
+  /** Where live progress lines go (a terminal) and how often progress lines are written without one. */
+  progress?: ProgressOptions;
 }
 
 export function parseLevel(s: string): Level {
@@ -32,7 +48,7 @@ export function parseLevel(s: string): Level {
   throw new Error(`unknown log level "${s}": use one of ${Object.keys(ORDER).join(", ")}`);
 }
 
-export function createLogger(opts: LoggerOptions = {}): Logger {
+export function createLogger(opts: LoggerOptions = {}): TerminalLogger {
   const max = ORDER[opts.level ?? "info"];
   // Escape codes only when asked for: a library caller's log may well be a file.
   const format = opts.format ?? "text";
@@ -40,6 +56,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const now = opts.now ?? (() => new Date());
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] > max) return;
+    board.clear();
     if (format === "json") {
       write(JSON.stringify({ level, msg, time: now().toISOString(), ...fields }));
       return;
@@ -51,6 +68,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     const tag = level.toUpperCase().padEnd(5);
     write(format === "color" ? `${ts}${COLORS[level]}${tag}\x1b[0m ${msg}${extra}` : `${ts}${tag} ${msg}${extra}`);
   };
+  // Text lines read better without the JSON event's fields; the message already says it all.
+  const board = new ProgressBoard((e) => emit("info", e.msg, format === "json" ? e.fields : undefined), format === "json", opts.progress);
   return {
     error: (m, f) => emit("error", m, f),
     warn: (m, f) => emit("warn", m, f),
@@ -58,6 +77,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     debug: (m, f) => emit("debug", m, f),
     trace: (m, f) => emit("trace", m, f),
     enabled: (l) => ORDER[l] <= max,
+    progress: (phase, o) => (ORDER.info <= max ? board.start(phase, o) : NO_PROGRESS),
+    clearProgress: () => board.clear(),
   };
 }
 
