@@ -2,6 +2,7 @@
 // cache (persisted per id under the build's cache dir, never in the image), bind (from the context, a stage
 // or an image; read-only unless rw, and rw writes are discarded), tmpfs, and secret (from --secret; never in
 // the image, the layer, history or logs). Mount points the image lacks are removed again after the command.
+// In place nothing can be mounted: the same contents are placed at the targets and taken away after (placements.ts).
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, posix } from "node:path";
@@ -11,6 +12,7 @@ import type { SandboxMount } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
 import { InstructionError } from "./metadata.ts";
 import { makeStub, MountPointError, removeStub, type Stub } from "./stubs.ts";
+import { Placements, type Content } from "./placements.ts";
 import { FileLock, resolveHostPath } from "../rootfs/mod.ts";
 
 /** A --secret value: a file read when a RUN mounts it, or a value the CLI took from the environment. */
@@ -105,10 +107,14 @@ export class MountResources {
 }
 
 export interface PreparedMounts {
+  /** For the isolated mode's runtime; empty in place, where the contents were placed in the root itself. */
   mounts: SandboxMount[];
   /** `env=` secrets, as NAME=VALUE for the command's environment only. */
   env: string[];
-  /** Unmounted already (the namespace died with the command): removes mount points, scratch copies, locks. */
+  /**
+   * After the command: removes mount points, scratch copies, locks (isolated: unmounted already, the namespace died
+   * with the command); in place, first takes the placed contents away and puts back what the image had.
+   */
   release(): void;
 }
 
@@ -158,33 +164,52 @@ export async function prepareMounts(list: RunMount[], workdir: string | undefine
   const env: string[] = [];
   const stubs: Stub[] = [];
   const cleanups: (() => void)[] = [];
+  let placements: Placements | undefined;
   const release = () => {
-    for (const s of stubs.reverse()) removeStub(s);
-    for (const c of cleanups.reverse()) c();
+    try {
+      placements?.restore();
+    } finally {
+      for (const s of stubs.reverse()) removeStub(s);
+      for (const c of cleanups.reverse()) c();
+    }
   };
   try {
     for (const m of list) {
       const label = `${what}: --mount=type=${m.type}${m.target ? `,target=${m.target}` : ""}`;
       if (!res) throw new InstructionError(`${label}: RUN mounts are not available here`);
-      const stub = (target: string, kind: "dir" | "file") => {
+      const asMountError = <T>(f: () => T): T => {
         try {
-          const s = makeStub(ctx.rootDir, absTarget(target, workdir), kind);
-          stubs.push(s);
-          return s.host;
+          return f();
         } catch (e) {
           if (e instanceof MountPointError) throw new InstructionError(`${label}: ${e.message}`);
           throw e;
         }
       };
+      const stub = (target: string, kind: "dir" | "file") => asMountError(() => {
+        const s = makeStub(ctx.rootDir, absTarget(target, workdir), kind);
+        stubs.push(s);
+        return s.host;
+      });
+      const place = (target: string, content: Content) => asMountError(() => {
+        if (!placements) {
+          const aside = res.scratch("aside-");
+          cleanups.push(() => rmSync(aside, { recursive: true, force: true }));
+          placements = new Placements(ctx.rootDir, aside);
+        }
+        placements.place(absTarget(target, workdir), content);
+      });
       switch (m.type) {
         case "cache": {
           const seed = m.from !== undefined ? resolveHostPath(await ctx.fromRoot(m.from), m.source ?? "/") : undefined;
           if (seed !== undefined && !existsSync(seed)) throw new InstructionError(`${label}: source "${m.source}" not found in ${m.from}`);
-          const c = await res.cache(m.id ?? m.target!, m.sharing ?? "shared", {
+          // In place the contents move into the target, so even a shared cache has one user at a time.
+          const sharing = ctx.inPlace && m.sharing !== "private" ? "locked" : m.sharing ?? "shared";
+          const c = await res.cache(m.id ?? m.target!, sharing, {
             mode: octal(m.mode, label, 0o755), uid: id(m.uid, "uid", label, 0), gid: id(m.gid, "gid", label, 0), ...(seed ? { seed } : {}),
           });
           cleanups.push(c.release);
-          mounts.push({ type: "bind", source: c.dir, target: stub(m.target!, "dir"), readonly: m.readonly });
+          if (ctx.inPlace) place(m.target!, { kind: "move", dir: c.dir });
+          else mounts.push({ type: "bind", source: c.dir, target: stub(m.target!, "dir"), readonly: m.readonly });
           break;
         }
         case "bind": {
@@ -207,6 +232,11 @@ export async function prepareMounts(list: RunMount[], workdir: string | undefine
               private_ = true;
             }
           }
+          if (ctx.inPlace) {
+            // A copy either way: the command's writes, rw or not, go away with it.
+            place(m.target!, { kind: "copy", source });
+            break;
+          }
           if (!m.readonly && !private_) {
             // rw: the command may write, but its writes are thrown away with the copy.
             const d = res.scratch("bind-");
@@ -218,7 +248,8 @@ export async function prepareMounts(list: RunMount[], workdir: string | undefine
           break;
         }
         case "tmpfs":
-          mounts.push({ type: "tmpfs", target: stub(m.target!, "dir"), ...(m.size !== undefined ? { size: parseSize(m.size, label) } : {}) });
+          if (ctx.inPlace) place(m.target!, { kind: "empty" });
+          else mounts.push({ type: "tmpfs", target: stub(m.target!, "dir"), ...(m.size !== undefined ? { size: parseSize(m.size, label) } : {}) });
           break;
         case "secret": {
           const sid = m.id ?? "";
@@ -234,7 +265,9 @@ export async function prepareMounts(list: RunMount[], workdir: string | undefine
             throw new InstructionError(`${what}: secret "${sid}": cannot read ${"file" in secret ? secret.file : "its value"}: ${(e as NodeJS.ErrnoException).code ?? e}`);
           }
           if (m.env) env.push(`${m.env}=${bytes.toString("utf8")}`);
-          if (m.target) {
+          if (m.target && ctx.inPlace) {
+            place(m.target, { kind: "file", bytes, mode: octal(m.mode, label, 0o400), uid: id(m.uid, "uid", label, 0), gid: id(m.gid, "gid", label, 0) });
+          } else if (m.target) {
             const d = res.scratch("secret-");
             cleanups.push(() => rmSync(d, { recursive: true, force: true }));
             const f = join(d, "secret");

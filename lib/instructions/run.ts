@@ -1,7 +1,7 @@
 // RUN: the command runs in the isolated sandbox as the image's USER, with ENV plus the ARGs in scope.
 import type { RunInstruction } from "../dockerfile/mod.ts";
 import { resolveUser } from "../rootfs/mod.ts";
-import { runInPlace, runIsolated, runNetwork } from "../sandbox/mod.ts";
+import { netNamespaceUnavailable, runInPlace, runIsolated, runNetwork } from "../sandbox/mod.ts";
 import type { StepContext } from "./context.ts";
 import { prepareMounts } from "./mounts.ts";
 import { systemFileMounts } from "./system-files.ts";
@@ -44,17 +44,20 @@ export async function executeRun(instr: RunInstruction, state: StageState, ctx: 
   // The step loop logged the instruction at info; the argv it became is detail (kaniko's "Cmd:"/"Args:").
   ctx.logger.debug(`Cmd: ${JSON.stringify(argv)}`);
   const what = `RUN (line ${instr.line})`;
-  if (ctx.inPlace && (instr.mounts.length || instr.network === "none")) {
-    throw new InstructionError(`${what}: --mount and --network=none need the isolated mode (in place, they would change the real /)`);
+  // RUN --network wins over the build's default (--network); "default" is the build's default.
+  const mode = instr.network === "none" || instr.network === "host" ? instr.network : ctx.network;
+  if (ctx.inPlace && mode === "none") {
+    // Never run a --network=none command with the container's network.
+    const why = netNamespaceUnavailable();
+    if (why) throw new InstructionError(`${what}: --network=none needs a network namespace of its own, which this container cannot make (${why}); give it CAP_SYS_ADMIN or leave out --network=none`);
   }
   // Mounts and env= secrets reach the command only: not the history entry, not the log line above.
   const mounts = await prepareMounts(instr.mounts, rc.WorkingDir, ctx, what);
   let code: number;
   try {
     // The RUN's own mounts come after the system files, so a --mount on /etc/hosts wins, as in BuildKit.
-    // RUN --network wins over the build's default (--network); "default" is the build's default.
-    const mode = instr.network === "none" || instr.network === "host" ? instr.network : ctx.network;
-    const network = ctx.inPlace ? undefined : await runNetwork(mode, ctx.runtimeDir, ctx.logger);
+    // In place, only "none" changes anything: the command gets a new network namespace with loopback up.
+    const network = ctx.inPlace ? (mode === "none" ? "none" : undefined) : await runNetwork(mode, ctx.runtimeDir, ctx.logger);
     const system = ctx.inPlace ? undefined : systemFileMounts(ctx.rootDir, join(ctx.runtimeDir, "etc"), typeof network === "object");
     try {
       code = await (ctx.inPlace ? runInPlace : runIsolated)(

@@ -3,6 +3,7 @@
 // switch and exec, because neither Bun nor Node can set supplementary groups on a child. It starts in a
 // process group of its own; when the command exits the whole group is SIGKILLed, so daemons a RUN left
 // behind do not outlive their step (kaniko does the same).
+import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { HELPER_SUBCOMMAND, type RunSpec, type SandboxOptions } from "./run.ts";
 import { trackRun } from "./lifecycle.ts";
@@ -38,4 +39,20 @@ function killGroup(pgid: number): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
   }
+}
+
+/**
+ * Why an in-place RUN --network=none cannot have a network namespace of its own, or undefined when it can:
+ * unshare(CLONE_NEWNET) needs CAP_SYS_ADMIN, which a pod does not grant by default. `status`: the text of
+ * /proc/self/status (a parameter for tests). The helper still fails the RUN if unshare itself is refused.
+ */
+export function netNamespaceUnavailable(status: string = readStatus()): string | undefined {
+  const CAP_SYS_ADMIN = 21n;
+  const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  if (!eff) return "the process's capabilities are unknown";
+  return (BigInt(`0x${eff[1]}`) >> CAP_SYS_ADMIN) & 1n ? undefined : "no CAP_SYS_ADMIN";
+}
+
+function readStatus(): string {
+  try { return readFileSync("/proc/self/status", "utf8"); } catch { return ""; }
 }

@@ -3,7 +3,7 @@ import { test, expect, afterAll } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runInPlace } from "./mod.ts";
+import { netNamespaceUnavailable, runInPlace } from "./mod.ts";
 import { silentLogger } from "../log/mod.ts";
 
 const repo = resolve(import.meta.dir, "../..");
@@ -50,3 +50,19 @@ test("kills the process group the command leaves running, even when it holds the
   const ps = Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
   expect(ps).toBe("");
 }, 30_000);
+
+test("--network=none: a network namespace of its own, with loopback up", async () => {
+  // Read-only: lists the interfaces the command sees.
+  const r = await run(["sh", "-c", "ip -o link show; cat /proc/net/dev | tail -n +3 | cut -d: -f1"], { network: "none" });
+  expect(r.err).toBe("");
+  expect(r.code).toBe(0);
+  const [link, ...ifaces] = r.out.trim().split("\n");
+  expect(link).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+  expect(ifaces.map((s) => s.trim())).toEqual(["lo"]);
+});
+
+test("netNamespaceUnavailable reads CAP_SYS_ADMIN from the effective set", () => {
+  expect(netNamespaceUnavailable("Name:\tx\nCapEff:\t000001ffffffffff\n")).toBeUndefined();
+  expect(netNamespaceUnavailable("Name:\tx\nCapEff:\t00000000a80425fb\n")).toBe("no CAP_SYS_ADMIN"); // Docker's default set
+  expect(netNamespaceUnavailable("Name:\tx\n")).toContain("unknown");
+});

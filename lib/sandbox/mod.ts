@@ -1,6 +1,6 @@
 export { sandboxHelperMain, HELPER_SUBCOMMAND, SandboxError } from "./run.ts";
 export { runIsolated, reapRuns, findRuntime } from "./runc.ts";
-export { runInPlace } from "./inplace.ts";
+export { runInPlace, netNamespaceUnavailable } from "./inplace.ts";
 export type { RunSpec, SandboxOptions } from "./run.ts";
 export type { SandboxMount } from "./mounts.ts";
 export { setTimesNs } from "./libc.ts";

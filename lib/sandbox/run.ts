@@ -4,7 +4,7 @@
 import { readFileSync, statSync, accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
-import { chdir, execve, setParentDeathSignal, switchUser, SyscallError } from "./libc.ts";
+import { chdir, execve, setParentDeathSignal, switchUser, SyscallError, unshareNetwork } from "./libc.ts";
 import type { SandboxMount } from "./mounts.ts";
 import type { RunNetwork } from "./network.ts";
 
@@ -17,7 +17,7 @@ export interface RunSpec {
   uid: number;
   gid: number;
   groups: number[];
-  /** RUN --mount targets, host paths inside the build root (isolated mode only). */
+  /** RUN --mount targets, host paths inside the build root (isolated mode only: in place, they are placed in "/"). */
   mounts?: SandboxMount[];
   /** "none": a new network namespace with only loopback; a namespace to join; otherwise the host's network. */
   network?: RunNetwork;
@@ -55,6 +55,16 @@ export function sandboxHelperMain(): never {
   try {
     if (spec.root !== "/") throw new SandboxError("the helper runs commands in place only (root /)");
     if (spec.mounts?.length) throw new SandboxError("RUN --mount needs the isolated mode (in place, mounts would land on the real /)");
+    if (spec.network === "none") {
+      // Before the user switch, which drops the capability; the command must never run with the network.
+      try {
+        unshareNetwork();
+      } catch (e) {
+        throw new SandboxError(`RUN --network=none: no network namespace of its own (${e instanceof Error ? e.message : e}); the command did not run`);
+      }
+    } else if (spec.network !== undefined && spec.network !== "host") {
+      throw new SandboxError("in place, a RUN has the container's network or none");
+    }
     chdir(isDir(spec.cwd) ? spec.cwd : "/");
     switchUser(spec.uid, spec.gid, spec.groups);
     // Set after the user switch, which clears it: if kiln dies, the command is killed rather than orphaned.
