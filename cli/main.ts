@@ -17,9 +17,17 @@ function selfCommand(): string[] {
   return compiled ? [process.execPath] : [process.execPath, resolve(script)];
 }
 
-/** Log lines go to stderr synchronously, so they interleave with RUN output as things happened. */
+/**
+ * Log lines go to stderr synchronously, so they interleave with RUN output as things happened. Progress: live
+ * lines when stderr is a terminal; KILN_PROGRESS_INTERVAL_MS sets how often a transfer is logged without one.
+ */
 function logger(log: ParsedLog) {
-  const l = createLogger({ ...log, write: (line) => writeAll(2, line + "\n") });
+  const interval = Number(process.env.KILN_PROGRESS_INTERVAL_MS);
+  const stream = { isTTY: !!process.stderr.isTTY, columns: process.stderr.columns, write: (s: string) => writeAll(2, s) };
+  const l = createLogger({
+    ...log, write: (line) => writeAll(2, line + "\n"),
+    progress: { stream, ...(interval > 0 ? { intervalMs: interval } : {}) },
+  });
   traceRequests(l);
   return l;
 }
@@ -79,8 +87,9 @@ async function executor(args: string[]): Promise<number> {
       selfCommand: selfCommand(),
       logger: log,
       signal: interrupt.signal,
-      stdout: (c) => writeAll(1, c),
-      stderr: (c) => writeAll(2, c),
+      // Live progress lines step aside first, or a RUN's output would be drawn over.
+      stdout: (c) => { log.clearProgress(); writeAll(1, c); },
+      stderr: (c) => { log.clearProgress(); writeAll(2, c); },
     });
     writeBenchmarkFile(process.env.BENCHMARK_FILE, result.timings, log);
     log.info(`Built image ${result.digest}`);

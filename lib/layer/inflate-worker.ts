@@ -28,6 +28,7 @@ function workerMain(): void {
   let limit = 0;
   let draining = false;
   let file: import("node:fs").ReadStream | undefined;
+  let fileRead = 0;
   const resume = () => { if (file && !draining && outstanding < limit) file.resume(); };
   const consumed = () => { outstanding--; resume(); };
   const readFile = (path: string, maxQueued: number) => {
@@ -36,6 +37,7 @@ function workerMain(): void {
     file = fs.createReadStream(path, { highWaterMark: 1 << 20 });
     file.on("data", (c) => {
       input(c as Uint8Array);
+      fileRead += (c as Uint8Array).byteLength;
       if (!inflater!.write(c)) {
         draining = true;
         file!.pause();
@@ -54,10 +56,12 @@ function workerMain(): void {
         hash.update(c);
         const copy = new Uint8Array(c.byteLength);
         copy.set(c);
-        post({ data: copy }, [copy.buffer]);
+        // Bytes of the file read since the last message: the reading thread's progress counter.
+        post({ data: copy, read: fileRead }, [copy.buffer]);
+        fileRead = 0;
       });
       inflater.on("end", () => post({
-        end: true, digest: `sha256:${hash.digest("hex")}`,
+        end: true, digest: `sha256:${hash.digest("hex")}`, read: fileRead,
         ...(blobHash ? { blob: { digest: `sha256:${blobHash.digest("hex")}`, size: blobSize } } : {}),
       }));
       inflater.on("error", (e: Error) => post({ error: e.message }));
@@ -86,6 +90,15 @@ export interface InflateDigests {
   blob?: { digest: string; size: number };
 }
 
+export interface InflateOptions {
+  /** Also hash the compressed input (the blob's digest and size). */
+  hashBlob?: boolean;
+  window?: number;
+  maxQueued?: number;
+  /** Bytes the worker read from the file so far, as they are read (for progress). */
+  onFileBytes?: (n: number) => void;
+}
+
 /**
  * Decompressed chunks of `chunks` (or of a file, which the worker then reads itself, so its bytes
  * never pass through this thread), inflated on a worker thread; `digest` receives the sha256 of
@@ -95,8 +108,9 @@ export interface InflateDigests {
  */
 export async function* inflateOnWorker(
   compression: Exclude<Compression, "none">, chunks: AsyncIterable<Uint8Array> | { file: string }, digest: (d: InflateDigests) => void,
-  hashBlob = false, window = 4, maxQueued = 16,
+  opts: InflateOptions = {},
 ): AsyncGenerator<Uint8Array> {
+  const { hashBlob = false, window = 4, maxQueued = 16, onFileBytes } = opts;
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
   const file = "file" in chunks ? chunks.file : undefined;
@@ -113,6 +127,7 @@ export async function* inflateOnWorker(
   };
   w.onmessage = (ev: MessageEvent) => {
     const m = ev.data;
+    if (m.read) onFileBytes?.(m.read);
     if (m.data) out.push(m.data);
     else if (m.ack) {
       inFlight--;

@@ -18,11 +18,12 @@ export interface ReadEntry {
 export type BlobSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | { file: string };
 
 // Reads enough leading bytes to sniff the compression, then replays them ahead of the rest.
-async function sniff(source: BlobSource): Promise<{ compression: Compression; chunks: AsyncIterable<Uint8Array> | { file: string } }> {
+// `counted` receives the byte count of each chunk read here (a compressed file is read, and counted, by the worker).
+async function sniff(source: BlobSource, counted: (n: number) => void): Promise<{ compression: Compression; chunks: AsyncIterable<Uint8Array> | { file: string } }> {
   if ("file" in source) {
     const head = await Bun.file(source.file).slice(0, SNIFF_BYTES).bytes();
     const compression = detectCompression(head);
-    return { compression, chunks: compression === "none" ? fileChunks(source.file) : source };
+    return { compression, chunks: compression === "none" ? fileChunks(source.file, counted) : source };
   }
   const it = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
@@ -35,18 +36,25 @@ async function sniff(source: BlobSource): Promise<{ compression: Compression; ch
   }
   const compression = detectCompression(Buffer.concat(head));
   async function* replay() {
-    yield* head;
+    for (const h of head) {
+      counted(h.byteLength);
+      yield h;
+    }
     for (;;) {
       const r = await it.next();
       if (r.done) return;
+      counted(r.value.byteLength);
       yield r.value;
     }
   }
   return { compression, chunks: replay() };
 }
 
-async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
-  yield* Bun.file(path).stream() as unknown as AsyncIterable<Uint8Array>;
+async function* fileChunks(path: string, counted: (n: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const c of Bun.file(path).stream() as unknown as AsyncIterable<Uint8Array>) {
+    counted(c.byteLength);
+    yield c;
+  }
 }
 
 interface Hashing { update(chunk: Uint8Array): void }
@@ -178,10 +186,12 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
   #compression: Compression | undefined;
   #used = false;
   readonly #hashBlob: boolean;
+  readonly #onBytes: (n: number) => void;
 
   constructor(source: BlobSource, opts: ReadLayerOptions = {}) {
     this.#source = source;
     this.#hashBlob = opts.hashBlob ?? false;
+    this.#onBytes = opts.onBytes ?? (() => {});
   }
 
   /** With hashBlob: the sha256 and size of the blob as read (compressed); known once every entry has been read. */
@@ -204,7 +214,8 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
   async *[Symbol.asyncIterator](): AsyncGenerator<ReadEntry> {
     if (this.#used) throw new Error("LayerReader can be iterated once: open the layer again");
     this.#used = true;
-    const { compression, chunks } = await sniff(this.#source);
+    const onBytes = this.#onBytes;
+    const { compression, chunks } = await sniff(this.#source, onBytes);
     this.#compression = compression;
     const hash = new Sha256Counter();
     let inflated: InflateDigests | undefined;
@@ -212,7 +223,7 @@ export class LayerReader implements AsyncIterable<ReadEntry> {
     // cores, as tar -xzf does.
     const decompressed = compression === "none"
       ? Readable.from(chunks as AsyncIterable<Uint8Array>)
-      : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflated = d; }, this.#hashBlob));
+      : Readable.from(inflateOnWorker(compression, chunks, (d) => { inflated = d; }, { hashBlob: this.#hashBlob, onFileBytes: onBytes }));
     const q = new ByteQueue(decompressed as AsyncIterable<Uint8Array>, compression === "none" ? hash : NOT_HASHED);
     try {
       yield* this.#entries(q);
@@ -355,6 +366,8 @@ async function readPaxSparse(q: ByteQueue, pax: Map<string, Uint8Array>, name: s
 export interface ReadLayerOptions {
   /** Also hash the blob as read (on the inflate worker), for a source nobody has checked yet. */
   hashBlob?: boolean;
+  /** Receives the count of each run of blob (compressed) bytes as they are read: progress. */
+  onBytes?: (n: number) => void;
 }
 
 /** Opens a blob (as a layer's open() gives it) for reading entries. */

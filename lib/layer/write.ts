@@ -28,6 +28,8 @@ export interface WriteLayerOptions {
   dir: string;
   compression: Compression;
   level?: number;
+  /** Receives the byte count of each tar chunk as it is made (before compression): progress. */
+  onTarBytes?: (n: number) => void;
 }
 
 /** A written blob: where it is and its digests, as plain values (lib/image wraps them into Layers). */
@@ -87,9 +89,10 @@ export async function* tarStream(entries: AsyncIterable<TarEntry> | Iterable<Tar
 }
 
 /** The chunks of `chunks`, hashed on the way past (the diffID is the sha256 of the uncompressed tar). */
-async function* hashed(chunks: AsyncIterable<Uint8Array>, counter: Sha256Counter): AsyncGenerator<Uint8Array> {
+async function* hashed(chunks: AsyncIterable<Uint8Array>, counter: Sha256Counter, counted?: (n: number) => void): AsyncGenerator<Uint8Array> {
   for await (const c of chunks) {
     counter.update(c);
+    counted?.(c.byteLength);
     yield c;
   }
 }
@@ -107,7 +110,7 @@ export async function writeLayer(
   const tarHash = new Sha256Counter();
   const blobHash = new Sha256Counter();
   if (opts.compression === "zstd" && typeof (Bun as { zstdCompressSync?: unknown }).zstdCompressSync !== "function") throw new UnsupportedCompressionError("zstd");
-  const tar = hashed(tarStream(entries), tarHash);
+  const tar = hashed(tarStream(entries), tarHash, opts.onTarBytes);
   const blocks = opts.compression === "none" ? tar : compressBlocks(tar, { codec: opts.compression, level: opts.level ?? DEFAULT_LEVEL });
   const fd = openSync(path, "wx");
   try {

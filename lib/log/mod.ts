@@ -68,8 +68,8 @@ export function createLogger(opts: LoggerOptions = {}): TerminalLogger {
     const tag = level.toUpperCase().padEnd(5);
     write(format === "color" ? `${ts}${COLORS[level]}${tag}\x1b[0m ${msg}${extra}` : `${ts}${tag} ${msg}${extra}`);
   };
-  // Text lines read better without the JSON event's fields; the message already says it all.
-  const board = new ProgressBoard((e) => emit("info", e.msg, format === "json" ? e.fields : undefined), format === "json", opts.progress);
+  // The message already says what the JSON fields say; text lines add only what the caller added.
+  const board = new ProgressBoard((e) => emit("info", e.msg, format === "json" ? e.fields : e.extra), format === "json", opts.progress);
   return {
     error: (m, f) => emit("error", m, f),
     warn: (m, f) => emit("warn", m, f),

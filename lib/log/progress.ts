@@ -40,6 +40,8 @@ export const NO_PROGRESS: Progress = { update() {}, reset() {}, done() {}, cance
 export interface ProgressEvent {
   msg: string;
   fields: Record<string, unknown>;
+  /** What the caller added at the end (a compressed size, a digest): text lines show these too. */
+  extra?: Record<string, unknown>;
 }
 
 interface Transfer {
@@ -112,7 +114,7 @@ export class ProgressBoard {
       if (this.#active.size === 0) this.#stop();
       if (!final) return;
       const e = describe(t, this.#now(), true);
-      this.#line(fields ? { msg: e.msg, fields: { ...e.fields, ...fields } } : e);
+      this.#line(fields ? { msg: e.msg, fields: { ...e.fields, ...fields }, extra: fields } : e);
     };
     return {
       update: (n) => { t.bytes += n; },

@@ -53,7 +53,7 @@ test("without a terminal: a line per interval per transfer, then a final line wi
   await until(() => lines.length >= 1);
   expect(lines[0]).toMatch(/^INFO {2}snapshot: 2\.5 MB, [\d.]+ [kMG]?B\/s$/);
   p.done({ digest: "sha256:cc" });
-  expect(lines.at(-1)).toMatch(/^INFO {2}snapshot: 2\.5 MB in \d+\.\ds, [\d.]+ [kMG]?B\/s$/);
+  expect(lines.at(-1)).toMatch(/^INFO {2}snapshot: 2\.5 MB in \d+\.\ds, [\d.]+ [kMG]?B\/s digest=sha256:cc$/);
   expect(lines.join("\n")).not.toContain("\x1b[");
 });
 

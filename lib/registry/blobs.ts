@@ -1,4 +1,5 @@
 // Reading and writing blobs: verified streaming downloads, existence checks, cross-repo mounts, monolithic uploads.
+import type { Progress } from "../log/mod.ts";
 import { RegistryError } from "./errors.ts";
 import { Session, type RetryWith } from "./session.ts";
 
@@ -107,6 +108,8 @@ export interface BlobSource {
   body: () => Promise<Bun.BodyInit> | Bun.BodyInit;
   /** A repository on this registry that already holds the blob. */
   mountFrom?: string;
+  /** Report the upload's progress under this name (a layer's digest); small blobs (the config) go without. */
+  progress?: string;
 }
 
 export type UploadResult = "exists" | "mounted" | "uploaded" | "uploaded in chunks";
@@ -115,8 +118,43 @@ export type UploadResult = "exists" | "mounted" | "uploaded" | "uploaded in chun
 const MONOLITHIC_REFUSED = new Set([405, 413, 501]);
 const MIN_CHUNK = 256 * 1024;
 
-export async function pushBlob(s: Session, repo: string, b: BlobSource, chunkSize = 16 * 1024 * 1024): Promise<UploadResult> {
-  if (await blobExists(s, repo, b.digest)) return "exists";
+export async function pushBlob(s: Session, repo: string, source: BlobSource, chunkSize = 16 * 1024 * 1024): Promise<UploadResult> {
+  if (await blobExists(s, repo, source.digest)) return "exists";
+  // Counting the bytes means streaming them through JS rather than handing fetch the file: only when shown.
+  // Started at the first byte asked for, so a blob the registry mounts shows no progress.
+  let progress: Progress | undefined;
+  const counted = async () => {
+    progress ??= s.logger.progress("push", { subject: source.progress, total: source.size });
+    progress.reset();
+    return countedBody(await source.body(), progress.update);
+  };
+  const b = source.progress !== undefined && s.logger.enabled("info") ? { ...source, body: counted } : source;
+  try {
+    const res = await uploadBlob(s, repo, b, chunkSize);
+    if (res === "mounted") progress?.cancel();
+    else progress?.done();
+    return res;
+  } catch (e) {
+    progress?.cancel();
+    throw e;
+  }
+}
+
+/** The bytes of `body` as a stream that reports each chunk's size as fetch takes it. */
+function countedBody(body: Bun.BodyInit, counted: (n: number) => void): ReadableStream<Uint8Array> {
+  const reader = (body instanceof Blob ? body.stream() : new Response(body).body!).getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await reader.read();
+      if (r.done) return controller.close();
+      counted(r.value.byteLength);
+      controller.enqueue(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
+async function uploadBlob(s: Session, repo: string, b: BlobSource, chunkSize: number): Promise<UploadResult> {
   // The upload is retried as a whole: a PUT cut off midway may have left bytes in its upload session.
   return s.retrying(`uploading blob ${b.digest}`, async (): Promise<UploadResult | RetryWith> => {
     const location = await startUpload(s, repo, b.digest, b.mountFrom && b.mountFrom !== repo ? b.mountFrom : undefined);

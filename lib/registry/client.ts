@@ -249,6 +249,7 @@ export class RegistryClient {
         // A local file goes to fetch as a Blob, which Bun sends without copying through JS.
         body: l.path ? () => Bun.file(l.path!) : () => l.open(),
         mountFrom: l.origin && l.origin.registry === s.registry ? l.origin.repository : undefined,
+        progress: l.digest.slice(0, 19),
       }, this.#o.chunkSize);
       report("layer", l.digest, res, started);
     });

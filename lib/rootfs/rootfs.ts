@@ -3,7 +3,7 @@ import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import { fileLayer, type Layer } from "../image/mod.ts";
 import { readLayer, writeLayer } from "../layer/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { formatBytes, type Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { ContentHasher } from "./content-hash.ts";
 import { LayerDigestError } from "./errors.ts";
@@ -11,6 +11,9 @@ import { type FileIndex, type SnapshotMode, type StatRecord, sameRecord, statPat
 import { ignorePredicate } from "./ignore.ts";
 import { hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
 import { planEntries, planSnapshot } from "./snapshot.ts";
+
+/** "sha256:0123456789ab": enough to tell the layers of a build apart in the log. */
+const shortDigest = (d: string) => d.slice(0, d.indexOf(":") + 13);
 
 export interface RootFSOptions {
   logger: Logger;
@@ -81,11 +84,19 @@ export class RootFS {
     // checked against its digest there too, not by the stream on this thread.
     const unverified = layer.path === undefined && layer.openUnverified !== undefined;
     const source = layer.path !== undefined ? { file: layer.path } : unverified ? await layer.openUnverified!() : await layer.open();
-    const reader = readLayer(source, { hashBlob: unverified });
+    // A layer from a registry is pulled and unpacked in one stream: this counts both.
+    const progress = this.#logger.progress("unpack", { subject: shortDigest(layer.digest), total: layer.size });
+    const reader = readLayer(source, { hashBlob: unverified, onBytes: progress.update });
     const touched = new Set<string>();
-    await applyEntries(this.dir, reader, {
-      logger: this.#logger, ignorePaths: this.#ignore, hashes: this.#applied, hasher: await this.#contentHasher(), touched,
-    });
+    try {
+      await applyEntries(this.dir, reader, {
+        logger: this.#logger, ignorePaths: this.#ignore, hashes: this.#applied, hasher: await this.#contentHasher(), touched,
+      });
+    } catch (err) {
+      progress.cancel();
+      throw err;
+    }
+    progress.done();
     if (unverified && (reader.blob.digest !== layer.digest || reader.blob.size !== layer.size)) {
       throw new LayerDigestError(layer, reader.blob);
     }
@@ -164,7 +175,18 @@ export class RootFS {
       hasher, hashes,
     });
     const t0 = performance.now();
-    const blob = await writeLayer(entries, { dir: this.#tmpDir, compression: opts.compression, ...(opts.level !== undefined ? { level: opts.level } : {}) });
+    // Counts the tar bytes (what the step changed); the final line adds the compressed size.
+    const progress = this.#logger.progress("snapshot");
+    let blob;
+    try {
+      blob = await writeLayer(entries, {
+        dir: this.#tmpDir, compression: opts.compression, ...(opts.level !== undefined ? { level: opts.level } : {}), onTarBytes: progress.update,
+      });
+    } catch (err) {
+      progress.cancel();
+      throw err;
+    }
+    progress.done({ compressed: formatBytes(blob.size), digest: shortDigest(blob.digest) });
     const tarMs = performance.now() - t0;
     for (const [p, h] of hashes) {
       const rec = plan.next.get(p);
