@@ -10,6 +10,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBusybox } from "../support/base-images.ts";
 import { cleanupInspected, inspectOciLayout, inspectRegistryImage, runTool, type InspectedImage } from "../support/image-assert.ts";
 import { ensureBinary, makeContext, REPO } from "../support/kiln.ts";
+import { runContainer } from "../support/container.ts";
 
 let reg: TestRegistry;
 let base: string;
@@ -47,27 +48,6 @@ async function unpack(name: "executor" | "debug"): Promise<{ rootfs: string; env
   const img = await inspectOciLayout(join(imagesDir, name), "latest");
   inspected.push(img);
   return { rootfs: img.rootfsDir, env: img.config.config.Env, entrypoint: img.config.config.Entrypoint };
-}
-
-// As a container runtime does it; runs on the host, before the chroot, so it may use host tools.
-const CONTAINER_SH = `set -e
-R=$1; C=$2; shift 2
-mount --bind "$R" "$R"
-mkdir -p "$R/proc" "$R/dev" "$R/sys" "$R/workspace"
-mount -t proc proc "$R/proc"
-mount --rbind /dev "$R/dev"
-mount --rbind /sys "$R/sys"
-mount --bind "$C" "$R/workspace"
-exec /usr/bin/env -i "$@"`;
-
-async function runContainer(rootfs: string, context: string, env: string[], argv: string[]) {
-  const p = Bun.spawn(
-    ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", CONTAINER_SH, "sh", rootfs, context,
-      ...env, "/usr/sbin/chroot", rootfs, ...argv],
-    { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } },
-  );
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
 }
 
 const MULTI_STAGE = (from: string) => `FROM ${from} AS builder

@@ -1,0 +1,110 @@
+// RUN --mount and --network=none in the executor image (in-place mode), where nothing can be mounted: the image
+// runs in the namespace sandbox of tests/support/container.ts, kiln builds on its "/" (the temp root, never the
+// host's), and the pushed image, its layers, its history and the log are checked.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { pushBusybox } from "../support/base-images.ts";
+import { cleanupInspected, inspectOciLayout, inspectRegistryImage, runTool, type InspectedImage } from "../support/image-assert.ts";
+import { ensureBinary, makeContext, REPO } from "../support/kiln.ts";
+import { runContainer } from "../support/container.ts";
+
+let reg: TestRegistry;
+let base: string;
+let imagesDir: string;
+const cleanup: string[] = [];
+const inspected: InspectedImage[] = [];
+const SECRET = "kiln-e2e-secret-value-7f3a";
+
+beforeAll(async () => {
+  await ensureBinary();
+  imagesDir = mkdtempSync(join(tmpdir(), "kiln-images-"));
+  cleanup.push(imagesDir);
+  await runTool(["bash", join(REPO, "scripts/images.sh"), "--out", imagesDir], { cwd: REPO });
+  reg = await startRegistry();
+  base = await pushBusybox(reg);
+}, 240_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  for (const i of inspected) await cleanupInspected(i);
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+});
+
+/** Builds `files` (a context with its Dockerfile) in a fresh executor container; `flags` go after the usual ones. */
+async function build(files: Record<string, string>, repo: string, flags: string[] = [], env: string[] = [], dropCaps: string[] = []) {
+  const img = await inspectOciLayout(join(imagesDir, "executor"), "latest");
+  inspected.push(img);
+  const ctx = makeContext(files);
+  cleanup.push(ctx);
+  const r = await runContainer(img.rootfsDir, ctx, [...img.config.config.Env, ...env], [
+    ...img.config.config.Entrypoint, "--context", "dir:///workspace", "--destination", `${reg.host}/${repo}:t`, "--insecure", "--insecure-pull",
+    "--log-format", "text", ...flags,
+  ], { dropCaps });
+  return { ...r, ref: `${reg.host}/${repo}:t` };
+}
+
+/** The names in each layer of a pushed image, in order. */
+async function layerNames(repo: string): Promise<string[][]> {
+  const m = await (await fetch(`http://${reg.host}/v2/${repo}/manifests/t`, {
+    headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
+  })).json() as { layers: { digest: string }[] };
+  const out: string[][] = [];
+  for (const l of m.layers) {
+    const blob = new Uint8Array(await (await fetch(`http://${reg.host}/v2/${repo}/blobs/${l.digest}`)).arrayBuffer());
+    out.push(execFileSync("tar", ["-tz"], { input: blob, encoding: "utf8" }).trim().split("\n").filter(Boolean));
+  }
+  return out;
+}
+
+describe("RUN --mount in the executor image", () => {
+  test("cache, secret (file and env), bind from the context, tmpfs and --network=none", async () => {
+    const dockerfile = `FROM ${base}
+RUN mkdir -p /var/cache/app && echo image > /var/cache/app/own && echo base > /base.txt
+RUN --mount=type=cache,target=/root/.cache --mount=type=cache,target=/var/cache/app,id=app ls -A /var/cache/app > /cache-1 && echo first > /root/.cache/f && echo kept > /var/cache/app/k
+RUN --mount=type=cache,target=/root/.cache --mount=type=cache,target=/var/cache/app,id=app cat /root/.cache/f > /cache-2 && ls -A /var/cache/app >> /cache-2
+RUN --mount=type=secret,id=tok,target=/run/secrets/tok --mount=type=secret,id=tok,env=TOKEN,required=true \\
+    wc -c < /run/secrets/tok > /secret && stat -c %a:%u /run/secrets/tok >> /secret && test "$TOKEN" = "$(cat /run/secrets/tok)" && echo env-ok >> /secret
+RUN --mount=type=bind,source=data,target=/data cat /data/in.txt > /from-bind && echo dropped > /data/in.txt
+RUN --mount=type=tmpfs,target=/scratch stat -c %a /scratch > /tmpfs && ls -A /scratch >> /tmpfs && touch /scratch/t
+RUN --network=none cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /net && ip link show lo | head -1 | cut -d' ' -f3 >> /net
+`;
+    const r = await build({ Dockerfile: dockerfile, "data/in.txt": "bound\n" }, "mounts", ["--secret", "id=tok,env=KILN_TOK"], [`KILN_TOK=${SECRET}`]);
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    const img = await inspectRegistryImage(r.ref);
+    inspected.push(img);
+    const f = (p: string) => img.files.get(p)?.content;
+    // cache: empty the first time (the image's own files hidden), the first RUN's files the second time.
+    expect(f("/cache-1")).toBe("");
+    expect(f("/cache-2")).toBe("first\nk\n");
+    // secret: there while the RUN ran, 0400 root's, the env= value the same.
+    expect(f("/secret")).toBe(`${SECRET.length}\n400:0\nenv-ok\n`);
+    expect(f("/from-bind")).toBe("bound\n");
+    expect(f("/tmpfs")).toBe("1777\n");
+    expect(f("/net")).toBe("lo\n<LOOPBACK,UP,LOWER_UP>\n");
+    // None of the mounts' contents are in the image; what the image had under a target is, unchanged.
+    for (const p of ["/root/.cache", "/run/secrets", "/data", "/scratch", "/var/cache/app/k"]) expect(img.files.get(p)).toBeUndefined();
+    expect(f("/var/cache/app/own")).toBe("image\n");
+    // Each layer holds its RUN's own file and nothing placed for the mounts.
+    const layers = await layerNames("mounts");
+    expect(layers.slice(-6)).toEqual([["cache-1"], ["cache-2"], ["secret"], ["from-bind"], ["tmpfs"], ["net"]]);
+    // The secret is nowhere: no file, no history entry, no log line.
+    for (const [p, e] of img.files) expect(`${p} ${e.content ?? ""}`).not.toContain(SECRET);
+    expect(JSON.stringify(img.config.history)).not.toContain(SECRET);
+    expect(JSON.stringify(img.config.history)).not.toContain("KILN_TOK");
+    expect(r.stderr + r.stdout).not.toContain(SECRET);
+  }, 180_000);
+
+  test("--network=none without CAP_SYS_ADMIN fails with one clear error and pushes nothing", async () => {
+    const r = await build({ Dockerfile: `FROM ${base}\nRUN --network=none echo ran > /ran\n` }, "nonet", [], [], ["sys_admin"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("Dockerfile:2");
+    expect(r.stderr).toContain("--network=none needs a network namespace of its own");
+    expect(r.stderr).toContain("CAP_SYS_ADMIN");
+    expect(r.stderr).not.toContain("Pushed");
+  }, 120_000);
+});

@@ -1,0 +1,32 @@
+// Runs an unpacked image the way a container runtime (or a cluster) does: new mount and PID namespaces, the image's
+// root made a mount point, a fresh /proc, the host's /dev and /sys, the context bind-mounted at /workspace, the host
+// network (for a loopback registry), the given Env and nothing else of the host, then chroot. Inside, kiln builds
+// in place on "/" — which is that temp root, never the host's.
+
+// As a container runtime does it; runs on the host, before the chroot, so it may use host tools.
+const CONTAINER_SH = `set -e
+R=$1; C=$2; shift 2
+mount --bind "$R" "$R"
+mkdir -p "$R/proc" "$R/dev" "$R/sys" "$R/workspace"
+mount -t proc proc "$R/proc"
+mount --rbind /dev "$R/dev"
+mount --rbind /sys "$R/sys"
+mount --bind "$C" "$R/workspace"
+exec /usr/bin/env -i "$@"`;
+
+export interface ContainerOptions {
+  /** Capabilities the container lacks (setpriv names, e.g. "sys_admin"), as a pod that does not grant them. */
+  dropCaps?: string[];
+}
+
+export async function runContainer(rootfs: string, context: string, env: string[], argv: string[], opts: ContainerOptions = {}) {
+  // Dropped from the bounding set before the chroot: no process inside can hold them.
+  const drop = opts.dropCaps?.length ? ["/usr/bin/setpriv", "--bounding-set", opts.dropCaps.map((c) => `-${c}`).join(",")] : [];
+  const p = Bun.spawn(
+    ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", CONTAINER_SH, "sh", rootfs, context,
+      ...env, ...drop, "/usr/sbin/chroot", rootfs, ...argv],
+    { stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } },
+  );
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
