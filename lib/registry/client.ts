@@ -36,6 +36,12 @@ export class RegistryClient {
   #sessions = new Map<string, Promise<Session>>();
   /** By endpoint (URL and TLS settings): a registry's pull and push sessions ping it once between them. */
   #pings = new Map<string, PingCache>();
+  /**
+   * Layers this client has put (or is putting) into a repository, by "registry digest": another repository of that
+   * registry mounts them instead of receiving the bytes again (a cache store's layer, then the same layer in the
+   * destination, or the other way round).
+   */
+  #placed = new Map<string, { repository: string; done: Promise<boolean> }>();
 
   constructor(opts: RegistryOptions & { logger: Logger }) {
     this.#o = opts;
@@ -243,15 +249,20 @@ export class RegistryClient {
       .then((res) => report("config", configDigest, res, configStarted));
     const blobs = eachLimited(layers, this.#o.pushConcurrency ?? 3, async (l) => {
       const started = performance.now();
-      const res = await pushBlob(s, repo, {
+      const placed = this.#placed.get(`${s.registry} ${l.digest}`);
+      // One already on its way to another repository here is waited for, then mounted: its bytes move once.
+      const mountFrom = l.origin && l.origin.registry === s.registry ? l.origin.repository
+        : placed && placed.repository !== repo && await placed.done ? placed.repository : undefined;
+      const pushed = pushBlob(s, repo, {
         digest: l.digest,
         size: l.size,
         // A local file goes to fetch as a Blob, which Bun sends without copying through JS.
         body: l.path ? () => Bun.file(l.path!) : () => l.open(),
-        mountFrom: l.origin && l.origin.registry === s.registry ? l.origin.repository : undefined,
+        mountFrom,
         progress: l.digest.slice(0, 19),
       }, this.#o.chunkSize);
-      report("layer", l.digest, res, started);
+      if (!placed) this.#placed.set(`${s.registry} ${l.digest}`, { repository: repo, done: pushed.then(() => true, () => false) });
+      report("layer", l.digest, await pushed, started);
     });
     await Promise.all([config, blobs]);
   }

@@ -69,6 +69,27 @@ describe("push and pull over plain HTTP", () => {
     expect(lines.filter((l) => /already present/.test(l))).toHaveLength(3);
   });
 
+  test("a layer this client put in one repository is mounted into another, also while its upload is in flight", async () => {
+    const lines: string[] = [];
+    const verbose = new RegistryClient({ logger: createLogger({ level: "debug", format: "text", write: (l) => lines.push(l) }), insecureRegistries: [reg.host] });
+    const layerLines = () => lines.filter((l) => / layer sha256:/.test(l)).map((l) => / (uploaded|mounted|already present)/.exec(l)?.[1]);
+    await verbose.push(img.image, [`${reg.host}/placed/cache:k`]);
+    await verbose.push(img.image, [`${reg.host}/placed/app:1`]);
+    const n = img.image.layers.length;
+    const times = (what: string) => Array<string>(n).fill(what);
+    expect(layerLines()).toEqual([...times("uploaded"), ...times("mounted")]);
+    // Two pushes of a layer new to the registry at once: one uploads it, the other waits and mounts it.
+    const fresh = await tinyImage({ format: "oci", files: [{ "placed.txt": `${crypto.randomUUID()}\n` }] });
+    try {
+      lines.length = 0;
+      await Promise.all([verbose.push(fresh.image, [`${reg.host}/placed/one:1`]), verbose.push(fresh.image, [`${reg.host}/placed/two:1`])]);
+      expect(layerLines().sort()).toEqual(["mounted", "uploaded"]);
+      expect((await skopeoInspect(`${reg.host}/placed/two:1`)).Layers).toEqual(fresh.image.layers.map((l) => l.digest));
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
   test("docker media types are kept on the way through", async () => {
     const d = await tinyImage({ format: "docker", files: [{ "a.txt": "docker\n" }] });
     try {
