@@ -147,7 +147,8 @@ export class ProgressBoard {
   #tick(): void {
     const now = this.#now();
     if (this.#tty) {
-      const width = Math.max(20, (this.#tty.columns ?? 80) - 1);
+      // A terminal that does not say its width (0, as under script(1)) gets 80.
+      const width = Math.max(20, (this.#tty.columns || 80) - 1);
       // One line per transfer, cut to the terminal's width: a wrapped line would break the redraw.
       const lines = [...this.#active].map((t) => describe(t, now, false).msg.slice(0, width));
       const erase = this.#drawn ? `\x1b[${this.#drawn}A\r\x1b[J` : "";
