@@ -3,6 +3,12 @@
 
 /** One transfer. `update` adds bytes; `done` prints the final line; `cancel` ends it silently (a failed attempt). */
 export interface Progress {
+  /**
+   * Whether the bytes in between are shown (a live terminal line). Without a terminal only the final line and a
+   * line every few seconds are, so a caller whose counting has a cost (a push streamed through JS instead of handed
+   * to fetch as a file) may count once at the end instead.
+   */
+  readonly live: boolean;
   update(bytes: number): void;
   /** Back to zero bytes: the transfer starts over (a retried upload). */
   reset(): void;
@@ -34,7 +40,7 @@ export interface ProgressOptions {
 export const DEFAULT_PROGRESS_INTERVAL_MS = 5000;
 const TTY_REFRESH_MS = 200;
 
-export const NO_PROGRESS: Progress = { update() {}, reset() {}, done() {}, cancel() {} };
+export const NO_PROGRESS: Progress = { live: false, update() {}, reset() {}, done() {}, cancel() {} };
 
 /** What a progress line says, to the log: the message and, for JSON, its fields. */
 export interface ProgressEvent {
@@ -117,6 +123,7 @@ export class ProgressBoard {
       this.#line(fields ? { msg: e.msg, fields: { ...e.fields, ...fields }, extra: fields } : e);
     };
     return {
+      live: this.#tty !== undefined,
       update: (n) => { t.bytes += n; },
       reset: () => { t.bytes = 0; },
       done: (fields) => end(true, fields),
