@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # command -> Debian package providing it. Order matters only for the message.
-tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc slirp4netns gcc libc.a)
+tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc slirp4netns gcc libc.a podman catatonit)
 declare -A pkg_of=(
   [docker-registry]=docker-registry
   [skopeo]=skopeo
@@ -24,6 +24,9 @@ declare -A pkg_of=(
   [libc.a]=libc6-dev # gcc -static links against it
   # the conformance suite compares kiln with the Docker engine (BuildKit) it starts itself
   [dockerd]=docker.io
+  # the deployment examples run under `podman kube play`; catatonit builds its pods' pause image
+  [podman]=podman
+  [catatonit]=catatonit
 )
 
 # Base images are built from /bin/busybox, which must be the static build: it is copied
