@@ -2,8 +2,6 @@
 // BuildKit's form URL#REF:SUBDIR, REF a branch, a tag or a commit, SUBDIR a directory inside the repository.
 import fs from "node:fs";
 import { join } from "node:path";
-import git from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { ContextError } from "./context.ts";
 
 export interface GitRef {
@@ -38,6 +36,8 @@ export async function fetchGit(src: string, dir: string, opts: { keepGitDir: boo
     throw new ContextError(`${opts.what}: ${url}: only http(s) git URLs are supported (kiln has no SSH agent or git:// client); use https://...`);
   }
   const isCommit = ref !== undefined && /^[0-9a-f]{40}$/i.test(ref);
+  // Loaded when used: evaluating isomorphic-git at start-up cost every kiln process time (BENCHMARKS.md, issue 13).
+  const [{ default: git }, { default: http }] = await Promise.all([import("isomorphic-git"), import("isomorphic-git/http/node")]);
   try {
     if (isCommit) {
       await git.clone({ fs, http, dir, url, noCheckout: true });

@@ -5,8 +5,6 @@
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import zlib from "node:zlib";
-import unbzip2 from "unbzip2-stream";
-import { XzReadableStream } from "xz-decompress";
 import { readLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries, type UntarRules } from "./apply.ts";
@@ -29,14 +27,15 @@ function decompressed(path: string, codec: ArchiveCodec): Readable {
     case "zstd": return raw.pipe(zlib.createZstdDecompress());
     case "bzip2": {
       // unbzip2-stream is a classic (pre-streams3) stream; Readable.wrap() of it closes early under Bun, a PassThrough does not.
-      const t = unbzip2();
+      // Loaded when used: evaluating the decompressors at start-up cost every kiln process time (BENCHMARKS.md, issue 13).
+      const t = (require("unbzip2-stream") as typeof import("unbzip2-stream"))();
       const out = new PassThrough();
       t.on("error", (e: Error) => out.destroy(e));
       raw.pipe(t as unknown as NodeJS.WritableStream);
       (t as unknown as NodeJS.ReadableStream).pipe(out);
       return out;
     }
-    case "xz": return Readable.fromWeb(new XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as any);
+    case "xz": return Readable.fromWeb(new (require("xz-decompress") as typeof import("xz-decompress")).XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as any);
     case "none": return raw;
   }
 }

@@ -2,12 +2,14 @@
 // extended attributes. Computed on bytes already streaming past (layer extraction, layer
 // writing), so keeping them costs no extra read of the tree.
 import { createReadStream } from "node:fs";
-import { createXXHash128, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 
 export class ContentHasher {
   private constructor(private readonly h: IHasher) {}
 
   static async create(): Promise<ContentHasher> {
+    // Loaded when first used, not at every kiln start (BENCHMARKS.md, issue 13).
+    const { createXXHash128 } = await import("hash-wasm");
     return new ContentHasher(await createXXHash128());
   }
 
