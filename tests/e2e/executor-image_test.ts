@@ -3,14 +3,13 @@
 // bind-mounted at /workspace, the host network (for the loopback registry), the image's Env and nothing else of
 // the host. Inside, kiln builds in-place on "/" — which must be the temp root, never the host's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBusybox } from "../support/base-images.ts";
-import { cleanupInspected, inspectOciLayout, inspectRegistryImage, runTool, type InspectedImage } from "../support/image-assert.ts";
-import { ensureBinary, makeContext, REPO } from "../support/kiln.ts";
-import { runContainer } from "../support/container.ts";
+import { cleanupInspected, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
+import { makeContext } from "../support/kiln.ts";
+import { buildExecutorImages, runContainer } from "../support/container.ts";
 
 let reg: TestRegistry;
 let base: string;
@@ -28,10 +27,8 @@ function hostRootState(): string {
 beforeAll(async () => {
   writeFileSync(hostMarker, "untouched\n");
   hostRootBefore = hostRootState();
-  await ensureBinary();
-  imagesDir = mkdtempSync(join(tmpdir(), "kiln-images-"));
+  imagesDir = await buildExecutorImages();
   cleanup.push(imagesDir);
-  await runTool(["bash", join(REPO, "scripts/images.sh"), "--out", imagesDir], { cwd: REPO });
   reg = await startRegistry();
   base = await pushBusybox(reg);
 }, 240_000);

@@ -3,14 +3,13 @@
 // host's), and the pushed image, its layers, its history and the log are checked.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { pushBusybox } from "../support/base-images.ts";
-import { cleanupInspected, inspectOciLayout, inspectRegistryImage, runTool, type InspectedImage } from "../support/image-assert.ts";
-import { ensureBinary, makeContext, REPO } from "../support/kiln.ts";
-import { runContainer } from "../support/container.ts";
+import { cleanupInspected, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
+import { makeContext } from "../support/kiln.ts";
+import { buildExecutorImages, runContainer } from "../support/container.ts";
 
 let reg: TestRegistry;
 let base: string;
@@ -20,10 +19,8 @@ const inspected: InspectedImage[] = [];
 const SECRET = "kiln-e2e-secret-value-7f3a";
 
 beforeAll(async () => {
-  await ensureBinary();
-  imagesDir = mkdtempSync(join(tmpdir(), "kiln-images-"));
+  imagesDir = await buildExecutorImages();
   cleanup.push(imagesDir);
-  await runTool(["bash", join(REPO, "scripts/images.sh"), "--out", imagesDir], { cwd: REPO });
   reg = await startRegistry();
   base = await pushBusybox(reg);
 }, 240_000);

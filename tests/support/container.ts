@@ -2,6 +2,11 @@
 // root made a mount point, a fresh /proc, the host's /dev and /sys, the context bind-mounted at /workspace, the host
 // network (for a loopback registry), the given Env and nothing else of the host, then chroot. Inside, kiln builds
 // in place on "/" — which is that temp root, never the host's.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runTool } from "./image-assert.ts";
+import { ensureBinary, REPO } from "./kiln.ts";
 
 // As a container runtime does it; runs on the host, before the chroot, so it may use host tools.
 const CONTAINER_SH = `set -e
@@ -29,4 +34,12 @@ export async function runContainer(rootfs: string, context: string, env: string[
   );
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
+}
+
+/** Builds the executor and debug images (scripts/images.sh, with dist/kiln) as OCI layouts in a new temp dir. */
+export async function buildExecutorImages(): Promise<string> {
+  await ensureBinary();
+  const dir = mkdtempSync(join(tmpdir(), "kiln-images-"));
+  await runTool(["bash", join(REPO, "scripts/images.sh"), "--out", dir], { cwd: REPO });
+  return dir;
 }
