@@ -129,10 +129,12 @@ describe.skipIf(missing.length > 0)("the deployment examples under podman", () =
     podman = await startPodman();
     const certDir = env.keep((await registryCertDir(env.reg))!);
     access = { creds: `${env.reg.username}:${env.reg.password}`, certDir };
+    // Stored under the names the examples use, so that podman finds them and pulls nothing.
+    const pod = Bun.YAML.parse(example("kubernetes/pod.yaml")) as any;
     const reg = (s: string) => s.replaceAll("REGISTRY", env.reg.host);
-    await loadKilnImage(join(images, "executor"), reg("REGISTRY/kiln/executor:0.1.0"));
-    await loadKilnImage(join(images, "debug"), reg("REGISTRY/kiln/executor:0.1.0-debug"));
-    await loadGitImage("docker.io/alpine/git:2.45.2");
+    await loadKilnImage(join(images, "executor"), reg(pod.spec.containers[0].image));
+    await loadKilnImage(join(images, "debug"), reg((Bun.YAML.parse(example("gitlab-ci.yml")) as any).build.image.name));
+    await loadGitImage(`docker.io/${pod.spec.initContainers[0].image}`);
     git = startGitServer(await gitRepo({ Dockerfile: dockerfile(), "app.sh": APP_SH }));
   }, 240_000);
 
@@ -156,6 +158,7 @@ describe.skipIf(missing.length > 0)("the deployment examples under podman", () =
     const job = Bun.YAML.parse(substitute(example("kubernetes/job.yaml"))) as any;
     expect(job.kind).toBe("Job");
     const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: job.metadata.name }, spec: job.spec.template.spec };
+    expect(pod.spec.containers[0].image).toBe((Bun.YAML.parse(substitute(example("kubernetes/pod.yaml"))) as any).spec.containers[0].image);
     const contextMap = pod.spec.volumes.find((v: any) => v.configMap).configMap.name;
     // What `kubectl create configmap app-context --from-file=Dockerfile --from-file=app.sh` makes.
     const r = await play(forPodman(pod, { [contextMap]: { Dockerfile: dockerfile(), "app.sh": APP_SH } }), pod.metadata.name);
