@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { useBusyboxRegistry } from "../support/e2e.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
+import { startRegistry } from "../support/registry.ts";
 import { makeContext, runKiln, type KilnRun } from "../support/kiln.ts";
 import { cleanupInspected, inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 
@@ -224,6 +225,20 @@ describe("settings", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/WARN.*cache/);
+  });
+
+  test("a cache repository that answers 401 is a warning, not a failure", async () => {
+    const locked = await startRegistry({ auth: "htpasswd" });
+    try {
+      const r = await runKiln([
+        "--context", fx.keep(makeContext({ Dockerfile: dockerfile(fx.base, "RUN echo x > /x") })), "--destination", `${fx.reg.host}/${uniqueRepo("app")}:t`,
+        "--insecure", "--insecure-pull", "--insecure-registry", locked.host, "--cache", "--cache-repo", `${locked.host}/cache`,
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/WARN.*cache.*(401|unauthorized|credentials)/i);
+    } finally {
+      await locked.stop();
+    }
   });
 
   test("--cache with --no-push and no --cache-repo is one clear error, as in kaniko", async () => {
