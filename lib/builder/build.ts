@@ -71,6 +71,8 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
       })();
       return await Promise.race([running, interrupted.promise]);
     } catch (e) {
+      // A failed build says where its time went too (steps done so far, the failing one's stage included).
+      if (!options.signal?.aborted) timings.summarize();
       throw fullWorkDir(e, base);
     } finally {
       interrupted.dispose();

@@ -87,6 +87,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   for (const [i, raw] of steps.entries()) {
     const startedAt = performance.now();
     const instr = expandStep(raw, state, df);
+    const expandMs = performance.now() - startedAt;
     log.info(instr.original);
     const key = await cache.key(instr, state);
     const hit = key === undefined ? undefined : await cache.get(key, state);
@@ -95,7 +96,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const step = hit ?? await runner.run(instr, state, i === steps.length - 1);
     if (!hit && key !== undefined) await cache.put(key, step);
     append(step);
-    input.timer?.step(instr.original, startedAt, !!hit, step.layer);
+    input.timer?.step(instr.original, startedAt, !!hit, step.layer, { expandMs, ...step.phases });
   }
   const built = appendLayers({ ...image, config: sortedConfig(state.config) }, appended);
   // A later stage or COPY --from may need the files even when no step here did.

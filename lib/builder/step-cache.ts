@@ -10,6 +10,16 @@ export interface StepOutcome {
   layer: Layer | undefined;
   /** `created_by` of its history entry; undefined: no entry (ONBUILD). */
   createdBy: string | undefined;
+  /** Where an executed step's time went (absent for a cache hit). */
+  phases?: StepPhases;
+}
+
+export interface StepPhases {
+  executeMs: number;
+  /** The snapshot's walk and diff, when the step took one. */
+  walkMs?: number;
+  /** Writing its layer: tar and compression. */
+  writeMs?: number;
 }
 
 export interface StepCache {

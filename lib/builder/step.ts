@@ -45,8 +45,14 @@ export class StepRunner {
     const { root } = this.#o;
     const fs = instr.kind !== "FROM" && traits[instr.kind].needsRootfs ? await root.get() : undefined;
     // A VOLUME leaves later writes beneath it in the image (BuildKit; kaniko and the legacy builder dropped them).
+    const started = performance.now();
     const result = await this.#execute(instr, state);
-    return { state: result.state, layer: await this.#snapshot(fs, result.changes, last), createdBy: result.createdBy };
+    const executeMs = performance.now() - started;
+    const snapshotter = this.#o.singleSnapshot ? root.current : fs;
+    if (snapshotter) snapshotter.lastSnapshot = undefined;
+    const layer = await this.#snapshot(fs, result.changes, last);
+    const snap = snapshotter?.lastSnapshot;
+    return { state: result.state, layer, createdBy: result.createdBy, phases: { executeMs, ...(snap ? { walkMs: snap.walkMs, writeMs: snap.writeMs } : {}) } };
   }
 
   async #execute(instr: Instruction, state: StageState) {

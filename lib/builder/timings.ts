@@ -9,7 +9,14 @@ export interface StepTiming {
   ms: number;
   /** Answered by the layer cache. */
   cached: boolean;
+  /** Where it went: expansion, execution, the snapshot's walk and diff, writing its layer (absent when not taken). */
+  expandMs?: number;
+  executeMs?: number;
+  walkMs?: number;
+  writeMs?: number;
 }
+
+export type StepParts = Partial<Pick<StepTiming, "expandMs" | "executeMs" | "walkMs" | "writeMs">>;
 
 export interface StageTiming {
   index: number;
@@ -29,7 +36,7 @@ export interface BuildTimingsReport {
 
 export interface StageTimer {
   /** One step, timed from before its expansion to after its snapshot (or cache hit). */
-  step(instruction: string, startedAt: number, cached: boolean, layer?: Layer): void;
+  step(instruction: string, startedAt: number, cached: boolean, layer?: Layer, parts?: StepParts): void;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -53,9 +60,10 @@ export class BuildTimings {
     const started = performance.now();
     const timing: StageTiming = { index, ...(name ? { name } : {}), ms: 0, steps: [] };
     const timer: StageTimer = {
-      step: (instruction, startedAt, cached, layer) => {
+      step: (instruction, startedAt, cached, layer, parts = {}) => {
         const ms = performance.now() - startedAt;
-        timing.steps.push({ instruction: instruction.slice(0, 120), ms: round(ms), cached });
+        const split = Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, round(v!)]));
+        timing.steps.push({ instruction: instruction.slice(0, 120), ms: round(ms), cached, ...split });
         if (this.#trace) {
           this.#log.trace(`step done: ${instruction.slice(0, 80)}`, {
             ms: round(ms), cached, ...(layer ? { layer: layer.digest, bytes: layer.size } : { layer: "none" }),
@@ -95,7 +103,11 @@ export class BuildTimings {
     for (const s of r.stages) {
       const cached = s.steps.filter((st) => st.cached).length;
       log.info(`Stage ${s.index}${s.name ? ` (${s.name})` : ""}: ${seconds(s.ms)}, ${s.steps.length} step${s.steps.length === 1 ? "" : "s"}${cached ? ` (${cached} cached)` : ""}`);
-      for (const st of s.steps) log.debug(`  ${seconds(st.ms).padStart(8)}  ${st.instruction}${st.cached ? " (cached)" : ""}`);
+      for (const st of s.steps) {
+        const split = [["expand", st.expandMs], ["execute", st.executeMs], ["walk", st.walkMs], ["layer", st.writeMs]]
+          .filter(([, v]) => v !== undefined && (v as number) >= 1).map(([k, v]) => `${k} ${seconds(v as number)}`).join(", ");
+        log.debug(`  ${seconds(st.ms).padStart(8)}  ${st.instruction}${st.cached ? " (cached)" : ""}${split ? `  [${split}]` : ""}`);
+      }
     }
     if (r.outputsMs > 0) log.info(`Outputs (push, files): ${seconds(r.outputsMs)}`);
     log.info(`Build took ${seconds(r.totalMs)}`);

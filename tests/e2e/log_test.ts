@@ -75,7 +75,9 @@ describe("text log on a pipe", () => {
     const ctx = fx.keep(makeContext({ Dockerfile: dockerfile() }));
     const debug = await runKiln(["-c", ctx, "--no-push", "--insecure-pull", "-v", "debug"]);
     expect(debug.code, debug.stderr).toBe(0);
-    expect(debug.stderr).toMatch(/^DEBUG +\d+\.\d\ds {2}RUN echo second > \/second$/m);
+    expect(debug.stderr).toMatch(/^DEBUG +\d+\.\d\ds {2}RUN echo second > \/second(  \[[a-z]+ \d+\.\d\ds(, [a-z]+ \d+\.\d\ds)*\])?$/m);
+    // The split of an executed RUN: at least its execution (walk and layer when they took a millisecond or more).
+    expect(debug.stderr).toMatch(/^DEBUG .*RUN echo second > \/second  \[.*execute \d+\.\d\ds/m);
     expect(debug.stderr).toContain(`DEBUG Cmd: ["/bin/sh","-c","echo run-output-line"]`);
     expect(debug.stderr).not.toContain("TRACE");
     const trace = await runKiln(["-c", ctx, "--no-push", "--insecure-pull", "-v", "trace"]);
@@ -103,6 +105,14 @@ test("--log-format json: every log line is a JSON object, the summary included",
   expect(events.at(-1).msg).toStartWith("Built image sha256:");
 }, 120_000);
 
+test("a failed build logs its timing summary too", async () => {
+  const ctx = fx.keep(makeContext({ Dockerfile: `FROM ${fx.base}\nRUN echo ok\nRUN exit 3\n` }));
+  const r = await runKiln(["-c", ctx, "--no-push", "--insecure-pull", "--log-format", "text"]);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/^INFO +Stage 0: \d+\.\d\ds, 1 step$/m);
+  expect(r.stderr).toMatch(/^INFO +Build took \d+\.\d\ds$/m);
+}, 120_000);
+
 test("BENCHMARK_FILE receives the timings as JSON", async () => {
   const ctx = fx.keep(makeContext({ Dockerfile: `FROM ${fx.base} AS base\nRUN true\nFROM base\nRUN echo x > /x\nENV B=1\n` }));
   const file = join(fx.tmp(), "bench.json");
@@ -110,6 +120,9 @@ test("BENCHMARK_FILE receives the timings as JSON", async () => {
   expect(r.code, r.stderr).toBe(0);
   const t = JSON.parse(readFileSync(file, "utf8"));
   expect(t.totalMs).toBeGreaterThan(0);
+  // An executed RUN carries its split: expansion, execution, the snapshot's walk and the layer write.
+  const run = t.stages[1].steps[0];
+  for (const part of ["expandMs", "executeMs", "walkMs", "writeMs"]) expect(typeof run[part]).toBe("number");
   expect(t.stages.map((s: any) => [s.index, s.name, s.steps.map((st: any) => [st.instruction, st.cached])])).toEqual([
     [0, "base", [["RUN true", false]]],
     [1, undefined, [["RUN echo x > /x", false], ["ENV B=1", false]]],
