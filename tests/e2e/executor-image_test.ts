@@ -5,17 +5,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
-import { cleanupInspected, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
+import { inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 import { makeContext } from "../support/kiln.ts";
-import { buildExecutorImages, runContainer } from "../support/container.ts";
+import { runContainer, useExecutorImages } from "../support/container.ts";
 
-let reg: TestRegistry;
-let base: string;
-let imagesDir: string;
-const cleanup: string[] = [];
-const inspected: InspectedImage[] = [];
+const fx = useExecutorImages();
+const { cleanup, inspected } = fx;
 const hostMarker = `/var/tmp/kiln-e2e-marker-${process.pid}`;
 let hostRootBefore: string;
 
@@ -24,25 +19,18 @@ function hostRootState(): string {
   return readdirSync("/").sort().join(" ");
 }
 
-beforeAll(async () => {
+beforeAll(() => {
   writeFileSync(hostMarker, "untouched\n");
   hostRootBefore = hostRootState();
-  imagesDir = await buildExecutorImages();
-  cleanup.push(imagesDir);
-  reg = await startRegistry();
-  base = await pushBusybox(reg);
-}, 240_000);
+});
 
-afterAll(async () => {
-  await reg?.stop();
-  for (const i of inspected) await cleanupInspected(i);
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+afterAll(() => {
   rmSync(hostMarker, { force: true });
 });
 
 /** Unpacks an image layout (umoci) and returns its rootfs and Env. */
 async function unpack(name: "executor" | "debug"): Promise<{ rootfs: string; env: string[]; entrypoint: string[] }> {
-  const img = await inspectOciLayout(join(imagesDir, name), "latest");
+  const img = await inspectOciLayout(join(fx.imagesDir, name), "latest");
   inspected.push(img);
   return { rootfs: img.rootfsDir, env: img.config.config.Env, entrypoint: img.config.config.Entrypoint };
 }
@@ -80,14 +68,14 @@ async function checkPushed(ref: string) {
 }
 
 function context(): string {
-  const dir = makeContext({ Dockerfile: MULTI_STAGE(base), "src.txt": "source\n" });
+  const dir = makeContext({ Dockerfile: MULTI_STAGE(fx.base), "src.txt": "source\n" });
   cleanup.push(dir);
   return dir;
 }
 
 describe("the executor image", () => {
   test("is FROM scratch with /kaniko/executor as entrypoint, DOCKER_CONFIG and labels", async () => {
-    const img = await inspectOciLayout(join(imagesDir, "executor"), "latest");
+    const img = await inspectOciLayout(join(fx.imagesDir, "executor"), "latest");
     inspected.push(img);
     const top = [...img.files.keys()].filter((p) => p.split("/").length === 2).sort();
     expect(top).toEqual(["/kaniko", "/workspace"]);
@@ -103,7 +91,7 @@ describe("the executor image", () => {
 
   test("builds a multi-stage Dockerfile in-place on its own root and pushes it", async () => {
     const { rootfs, env, entrypoint } = await unpack("executor");
-    const dest = `${reg.host}/from-executor:v1`;
+    const dest = `${fx.reg.host}/from-executor:v1`;
     const r = await runContainer(rootfs, context(), env, [
       ...entrypoint, "--context", "dir:///workspace", "--destination", dest, "--insecure", "--insecure-pull", "--log-format", "text",
     ]);
@@ -122,7 +110,7 @@ describe("the executor image", () => {
     const { rootfs, env, entrypoint } = await unpack("executor");
     // The final stage wipes "/" (busybox's tools with it), then unpacks the builder's layers for COPY --from.
     const ctx = makeContext({
-      Dockerfile: `FROM ${base} AS builder\nRUN mkdir /out && mknod /out/null c 1 3 && mknod /out/loop b 7 0 && mkfifo /out/fifo && echo x > /out/x\n` +
+      Dockerfile: `FROM ${fx.base} AS builder\nRUN mkdir /out && mknod /out/null c 1 3 && mknod /out/loop b 7 0 && mkfifo /out/fifo && echo x > /out/x\n` +
         "FROM scratch\nCOPY --from=builder /out/x /x\n",
     });
     cleanup.push(ctx);
@@ -136,7 +124,7 @@ describe("the executor image", () => {
 
   test("--cache in place: a rebuild is served from the cache, and a miss after hits first applies the cached layers over /", async () => {
     const layersOf = async (repo: string) => {
-      const r = await fetch(`http://${reg.host}/v2/${repo}/manifests/t`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" } });
+      const r = await fetch(`http://${fx.reg.host}/v2/${repo}/manifests/t`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" } });
       return ((await r.json()) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
     };
     const build = async (dockerfile: string, repo: string) => {
@@ -144,20 +132,20 @@ describe("the executor image", () => {
       const ctx = makeContext({ Dockerfile: dockerfile });
       cleanup.push(ctx);
       const r = await runContainer(rootfs, ctx, env, [
-        ...entrypoint, "--context", "dir:///workspace", "--destination", `${reg.host}/${repo}:t`, "--insecure", "--insecure-pull",
-        "--log-format", "text", "--cache", "--cache-repo", `${reg.host}/inplace-cache`,
+        ...entrypoint, "--context", "dir:///workspace", "--destination", `${fx.reg.host}/${repo}:t`, "--insecure", "--insecure-pull",
+        "--log-format", "text", "--cache", "--cache-repo", `${fx.reg.host}/inplace-cache`,
       ]);
       expect(r.stderr).not.toContain("ERROR");
       expect(r.code).toBe(0);
       return layersOf(repo);
     };
-    const first = `FROM ${base}\nRUN cat /proc/sys/kernel/random/uuid > /r\nRUN echo second > /s\n`;
+    const first = `FROM ${fx.base}\nRUN cat /proc/sys/kernel/random/uuid > /r\nRUN echo second > /s\n`;
     const a = await build(first, "inplace-a");
     expect(await build(first, "inplace-b")).toEqual(a);
     // The first RUN hits; the second misses and reads the first's file, which only the cached layer holds.
-    const c = await build(`FROM ${base}\nRUN cat /proc/sys/kernel/random/uuid > /r\nRUN cp /r /copy-of-r\n`, "inplace-c");
+    const c = await build(`FROM ${fx.base}\nRUN cat /proc/sys/kernel/random/uuid > /r\nRUN cp /r /copy-of-r\n`, "inplace-c");
     expect(c[1]).toBe(a[1]);
-    const img = await inspectRegistryImage(`${reg.host}/inplace-c:t`);
+    const img = await inspectRegistryImage(`${fx.reg.host}/inplace-c:t`);
     inspected.push(img);
     expect(img.files.get("/copy-of-r")?.content).toBe(img.files.get("/r")?.content);
     expect(img.files.get("/r")?.content).toMatch(/^[0-9a-f-]{36}\n$/);
@@ -177,8 +165,8 @@ describe("the debug image", () => {
     const ctx = context();
     const flags = "--context dir:///workspace --insecure --insecure-pull --log-format text --cleanup";
     const script = [
-      `/kaniko/executor ${flags} --destination ${reg.host}/from-debug:1`,
-      `/kaniko/executor ${flags} --destination ${reg.host}/from-debug:2`,
+      `/kaniko/executor ${flags} --destination ${fx.reg.host}/from-debug:1`,
+      `/kaniko/executor ${flags} --destination ${fx.reg.host}/from-debug:2`,
       "echo ROOT: $(ls -A / | sort)",
       "echo KANIKO: $(ls -A /kaniko | sort)",
       "echo EMPTIED: $(find /etc /tmp /var ! -type d 2>/dev/null)",
@@ -186,8 +174,8 @@ describe("the debug image", () => {
     const r = await runContainer(rootfs, ctx, env, ["/busybox/sh", "-c", script]);
     expect(r.stderr).not.toContain("ERROR");
     expect(r.code).toBe(0);
-    await checkPushed(`${reg.host}/from-debug:1`);
-    await checkPushed(`${reg.host}/from-debug:2`);
+    await checkPushed(`${fx.reg.host}/from-debug:1`);
+    await checkPushed(`${fx.reg.host}/from-debug:2`);
     // What remains: the image's own files, mounts, and the (emptied) directories leading to ignored paths
     // (/etc/mtab, /tmp/apt-key-gpghome, /var/run), as kaniko keeps them.
     const root = /ROOT: (.*)\n/.exec(r.stdout)![1].split(" ");

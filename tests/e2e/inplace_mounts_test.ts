@@ -1,57 +1,39 @@
 // RUN --mount and --network=none in the executor image (in-place mode), where nothing can be mounted: the image
 // runs in the namespace sandbox of tests/support/container.ts, kiln builds on its "/" (the temp root, never the
 // host's), and the pushed image, its layers, its history and the log are checked.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
-import { cleanupInspected, inspectOciLayout, inspectRegistryImage, type InspectedImage } from "../support/image-assert.ts";
+import { inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 import { makeContext } from "../support/kiln.ts";
-import { buildExecutorImages, runContainer } from "../support/container.ts";
+import { runContainer, useExecutorImages } from "../support/container.ts";
 
-let reg: TestRegistry;
-let base: string;
-let imagesDir: string;
-const cleanup: string[] = [];
-const inspected: InspectedImage[] = [];
+const fx = useExecutorImages();
+const { cleanup, inspected } = fx;
 const SECRET = "kiln-e2e-secret-value-7f3a";
 
-beforeAll(async () => {
-  imagesDir = await buildExecutorImages();
-  cleanup.push(imagesDir);
-  reg = await startRegistry();
-  base = await pushBusybox(reg);
-}, 240_000);
-
-afterAll(async () => {
-  await reg?.stop();
-  for (const i of inspected) await cleanupInspected(i);
-  for (const d of cleanup) rmSync(d, { recursive: true, force: true });
-});
 
 /** Builds `files` (a context with its Dockerfile) in a fresh executor container; `flags` go after the usual ones. */
 async function build(files: Record<string, string>, repo: string, flags: string[] = [], env: string[] = [], dropCaps: string[] = []) {
-  const img = await inspectOciLayout(join(imagesDir, "executor"), "latest");
+  const img = await inspectOciLayout(join(fx.imagesDir, "executor"), "latest");
   inspected.push(img);
   const ctx = makeContext(files);
   cleanup.push(ctx);
   const r = await runContainer(img.rootfsDir, ctx, [...img.config.config.Env, ...env], [
-    ...img.config.config.Entrypoint, "--context", "dir:///workspace", "--destination", `${reg.host}/${repo}:t`, "--insecure", "--insecure-pull",
+    ...img.config.config.Entrypoint, "--context", "dir:///workspace", "--destination", `${fx.reg.host}/${repo}:t`, "--insecure", "--insecure-pull",
     "--log-format", "text", ...flags,
   ], { dropCaps });
-  return { ...r, ref: `${reg.host}/${repo}:t` };
+  return { ...r, ref: `${fx.reg.host}/${repo}:t` };
 }
 
 /** The names in each layer of a pushed image, in order. */
 async function layerNames(repo: string): Promise<string[][]> {
-  const m = await (await fetch(`http://${reg.host}/v2/${repo}/manifests/t`, {
+  const m = await (await fetch(`http://${fx.reg.host}/v2/${repo}/manifests/t`, {
     headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
   })).json() as { layers: { digest: string }[] };
   const out: string[][] = [];
   for (const l of m.layers) {
-    const blob = new Uint8Array(await (await fetch(`http://${reg.host}/v2/${repo}/blobs/${l.digest}`)).arrayBuffer());
+    const blob = new Uint8Array(await (await fetch(`http://${fx.reg.host}/v2/${repo}/blobs/${l.digest}`)).arrayBuffer());
     out.push(execFileSync("tar", ["-tz"], { input: blob, encoding: "utf8" }).trim().split("\n").filter(Boolean));
   }
   return out;
@@ -59,7 +41,7 @@ async function layerNames(repo: string): Promise<string[][]> {
 
 describe("RUN --mount in the executor image", () => {
   test("cache, secret (file and env), bind from the context, tmpfs and --network=none", async () => {
-    const dockerfile = `FROM ${base}
+    const dockerfile = `FROM ${fx.base}
 RUN mkdir -p /var/cache/app && echo image > /var/cache/app/own && echo base > /base.txt
 RUN --mount=type=cache,target=/root/.cache --mount=type=cache,target=/var/cache/app,id=app ls -A /var/cache/app > /cache-1 && echo first > /root/.cache/f && echo kept > /var/cache/app/k
 RUN --mount=type=cache,target=/root/.cache --mount=type=cache,target=/var/cache/app,id=app cat /root/.cache/f > /cache-2 && ls -A /var/cache/app >> /cache-2
@@ -97,7 +79,7 @@ RUN --network=none cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /n
   }, 180_000);
 
   test("--network=none without CAP_SYS_ADMIN fails with one clear error and pushes nothing", async () => {
-    const r = await build({ Dockerfile: `FROM ${base}\nRUN --network=none echo ran > /ran\n` }, "nonet", [], [], ["sys_admin"]);
+    const r = await build({ Dockerfile: `FROM ${fx.base}\nRUN --network=none echo ran > /ran\n` }, "nonet", [], [], ["sys_admin"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("Dockerfile:2");
     expect(r.stderr).toContain("--network=none needs a network namespace of its own");
