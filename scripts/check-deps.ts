@@ -13,7 +13,8 @@ const ALLOWED: Record<string, string[]> = {
   dockerfile: ["shell"],
   registry: ["image"],
   rootfs: ["image", "layer"],
-  context: ["layer", "shell"], // shell: the `[...]` class rules its globs share with ${VAR#pattern}
+  // shell: the `[...]` class rules its globs share with ${VAR#pattern}; rootfs: the one in-root path resolver
+  context: ["layer", "shell", "rootfs"],
   sandbox: ["rootfs"],
   instructions: ["dockerfile", "shell", "rootfs", "sandbox", "context", "image"],
   cache: ["image", "registry", "context", "layer"],

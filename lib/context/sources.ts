@@ -1,9 +1,10 @@
 // COPY/ADD source resolution against a source root (the context, or another stage's root for --from).
-import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { IgnoreMatcher } from "./dockerignore.ts";
 import { ContextError } from "./context.ts";
 import { globSource } from "./glob.ts";
+import { resolveInRoot } from "../rootfs/mod.ts";
 
 export interface ResolvedSource {
   /** Absolute host path of what is copied: a symlink named as the source is followed (inside the root). */
@@ -25,32 +26,25 @@ function clean(rel: string): string {
   return parts.join("/");
 }
 
-const MAX_LINKS = 40; // as Linux's MAXSYMLINKS
-
 /**
  * `rel` with every symlink in it followed, the last component included, as BuildKit's COPY follows a source
- * (continuity's RootPath): inside `root`, an absolute target starts again at the root and ".." stops there. A
- * Kubernetes ConfigMap volume is made of such links (`app.conf -> ..data/app.conf`, `..data -> ..2024_...`).
- * Undefined when the path does not exist (a dangling link included). rootfs has the same rule for build roots;
- * context may not import it (ARCHITECTURE.md's dependency rules).
+ * (continuity's RootPath): inside `root`, an absolute target starts again at the root and ".." stops there (the
+ * one in-root resolver, lib/rootfs's). A Kubernetes ConfigMap volume is made of such links (`app.conf ->
+ * ..data/app.conf`, `..data -> ..2024_...`). Undefined when the path does not exist (a dangling link included).
  */
 function followInRoot(root: string, rel: string): string | undefined {
-  let pending = rel.split("/");
-  const done: string[] = [];
-  for (let links = 0; pending.length > 0; ) {
-    const seg = pending.shift()!;
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") { done.pop(); continue; }
-    const host = join(root, ...done, seg);
-    let isLink: boolean;
-    try { isLink = lstatSync(host).isSymbolicLink(); } catch { return undefined; }
-    if (!isLink) { done.push(seg); continue; }
-    if (++links > MAX_LINKS) return undefined;
-    const target = readlinkSync(host);
-    if (target.startsWith("/")) done.length = 0;
-    pending = [...target.split("/"), ...pending];
+  let resolved: string;
+  try {
+    resolved = resolveInRoot(root, rel, true);
+  } catch {
+    return undefined; // too many levels of links
   }
-  return done.join("/");
+  try {
+    lstatSync(join(root, resolved));
+  } catch {
+    return undefined;
+  }
+  return resolved.slice(1);
 }
 
 function segmentRegExp(seg: string): RegExp {
