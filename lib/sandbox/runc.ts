@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
-import { resolveInRoot } from "../rootfs/mod.ts";
+import { resolveHostPath } from "../rootfs/mod.ts";
 import { trackRun } from "./lifecycle.ts";
 import { containerSpec } from "./spec.ts";
 import { SandboxError, type RunSpec, type SandboxOptions } from "./run.ts";
@@ -104,7 +104,7 @@ function runtimeFailure(logFile: string): string | undefined {
 
 function inRootDir(root: string, p: string): boolean {
   try {
-    return statSync(root + resolveInRoot(root, p, true)).isDirectory();
+    return statSync(resolveHostPath(root, p)).isDirectory();
   } catch {
     return false;
   }
@@ -113,12 +113,12 @@ function inRootDir(root: string, p: string): boolean {
 /** Looks the command up in the root's PATH the way the container will, to give Docker's exit codes. */
 function commandProblem(root: string, cmd: string, env: string[]): { code: number; message: string } | undefined {
   const candidates = cmd.includes("/")
-    ? [cmd.startsWith("/") ? cmd : `/${cmd}`]
+    ? [cmd]
     : (env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
       .split(":").map((d) => `${d || "/"}/${cmd}`);
   for (const c of candidates) {
     let host: string;
-    try { host = root + resolveInRoot(root, c, true); } catch { continue; }
+    try { host = resolveHostPath(root, c); } catch { continue; }
     try {
       if (!statSync(host).isFile()) continue;
     } catch { continue; }
