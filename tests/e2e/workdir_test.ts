@@ -82,7 +82,7 @@ describe("two builds at once on one --kaniko-dir", () => {
     // Each RUN waits (bounded) until the other build's RUN is running too, through a cache mount both builds
     // share, so the two build roots certainly exist at the same time; then each lists its own root.
     const dockerfile = (me: string, other: string) => `FROM ${fx.base}
-RUN --mount=type=cache,id=meet,target=/meet sh -c 'echo ${me} > /only-${me}; touch /meet/${me}; i=0; while [ ! -e /meet/${other} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; ls / > /listing-${me}'
+RUN --mount=type=cache,id=meet,target=/meet sh -c 'echo ${me} > /only-${me}; touch /meet/${me}; i=0; while [ ! -e /meet/${other} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ -e /meet/${other} ] || exit 1; ls / > /listing-${me}'
 RUN --mount=type=cache,id=log,target=/log,sharing=locked sh -c 'echo ${me} >> /log/entries'
 `;
     const outs = { a: join(tmp("kiln-wd-a-"), "oci"), b: join(tmp("kiln-wd-b-"), "oci") };
@@ -148,6 +148,7 @@ describe("after kiln is killed by SIGKILL during a RUN", () => {
       "--no-push", "--insecure-pull", "--kaniko-dir", kanikoDir,
     ]);
     await run.waitFor("started");
+    expect(await appeared(sleep.pids)).toBe(1);
     run.proc.kill("SIGKILL");
     await run.done();
     leftover = buildsIn(kanikoDir);
