@@ -29,7 +29,14 @@ export function missingPodmanTools(): string[] {
   return TOOLS.filter((t) => !Bun.which(t) && !existsSync(`/usr/libexec/podman/${t}`));
 }
 
+/** Throws, naming the missing tools, unless podman can run here. scripts/test-env.sh installs podman. */
+export function requirePodmanTools(): void {
+  const missing = missingPodmanTools();
+  if (missing.length) throw new Error(`${missing.join(", ")} missing: run 'bash scripts/test-env.sh' as root (it installs podman)`);
+}
+
 export async function startPodman(): Promise<TestPodman> {
+  requirePodmanTools();
   const dir = mkdtempSync(join(tmpdir(), "kiln-podman-"));
   const p = (name: string) => { const d = join(dir, name); mkdirSync(d, { recursive: true }); return d; };
   const [root, runroot, tmp, networks, work] = ["root", "runroot", "tmp", "networks", "work"].map(p);
