@@ -1,4 +1,4 @@
-import { afterEach, expect, test } from "bun:test";
+import { afterAll, afterEach, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -70,6 +70,9 @@ let empty: string | undefined;
 function emptyContext(): string {
   return (empty ??= mkdtempSync(join(tmpdir(), "kiln-key-empty-")));
 }
+afterAll(() => {
+  if (empty) rmSync(empty, { recursive: true, force: true });
+});
 
 const last = async (text: string, b: Build = {}) => (await keys(text, b)).at(-1)!;
 
