@@ -105,17 +105,29 @@ test("abortRuns kills a running RUN's whole tree, and only its own build's", asy
     );
     return { started: started.promise, done };
   };
-  const mine = start("3131", runtimeDir);
-  const theirs = start("3132", other);
-  await Promise.all([mine.started, theirs.started]);
-  await abortRuns(runtimeDir);
-  expect(await mine.done).toBe(137);
-  const running = (n: string) => Bun.spawnSync(["pgrep", "-f", `sleep ${n}`]).stdout.toString().trim();
-  expect(running("3131")).toBe("");
-  expect(running("3132")).not.toBe("");
-  await abortRuns(other);
-  expect(await theirs.done).toBe(137);
-  rmSync(other, { recursive: true, force: true });
+  // Sleep durations no stranger's process has, matched whole by pgrep.
+  const tag = () => String(100000 + Math.floor(Math.random() * 800000));
+  const [myTag, theirTag] = [tag(), tag()];
+  const running = (n: string) => Bun.spawnSync(["pgrep", "-f", `^sleep ${n}$`]).stdout.toString().trim();
+  const mine = start(myTag, runtimeDir);
+  const theirs = start(theirTag, other);
+  try {
+    await Promise.all([mine.started, theirs.started]);
+    // `echo started` can run before the backgrounded child has exec'd sleep.
+    for (let i = 0; i < 100 && (running(myTag) === "" || running(theirTag) === ""); i++) await Bun.sleep(20);
+    expect(running(myTag)).not.toBe("");
+    await abortRuns(runtimeDir);
+    expect(await mine.done).toBe(137);
+    expect(running(myTag)).toBe("");
+    expect(running(theirTag)).not.toBe("");
+    await abortRuns(other);
+    expect(await theirs.done).toBe(137);
+  } finally {
+    await abortRuns(runtimeDir);
+    await abortRuns(other);
+    await Promise.allSettled([mine.done, theirs.done]);
+    rmSync(other, { recursive: true, force: true });
+  }
 }, 20_000);
 
 test("without runc, the error says how to install it", () => {
