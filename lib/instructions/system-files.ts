@@ -5,10 +5,10 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveInRoot } from "../rootfs/mod.ts";
-import { PRIVATE_NAMESERVER, type SandboxMount } from "../sandbox/mod.ts";
+import { PRIVATE_NAMESERVER, SANDBOX_HOSTNAME, type SandboxMount } from "../sandbox/mod.ts";
 import { makeStub, removeStub, type Stub } from "./stubs.ts";
 
-const HOSTS = "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+const HOSTS = `127.0.0.1\tlocalhost ${SANDBOX_HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
 
 /** The host's resolver configuration; for the private network, with its nameservers replaced by the forwarder's. */
 export function resolvConf(host: string, privateNetwork: boolean): string {

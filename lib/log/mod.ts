@@ -1,7 +1,7 @@
 // Logger shared by every folder. Levels follow logrus (kaniko's --verbosity values).
 import { NO_PROGRESS, ProgressBoard, type Progress, type ProgressOptions, type ProgressStart } from "./progress.ts";
 
-export { DEFAULT_PROGRESS_INTERVAL_MS, formatBytes, type Progress, type ProgressOptions, type ProgressStart, type ProgressStream } from "./progress.ts";
+export { formatBytes, type Progress, type ProgressOptions, type ProgressStart, type ProgressStream } from "./progress.ts";
 export type Level = "panic" | "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 export type LogFormat = "text" | "color" | "json";
 

@@ -4,8 +4,7 @@
 // process group of its own; when the command exits the whole group is SIGKILLed, so daemons a RUN left
 // behind do not outlive their step (kaniko does the same).
 import { readFileSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { HELPER_SUBCOMMAND, type RunSpec, type SandboxOptions } from "./run.ts";
+import { exitStatus, HELPER_SUBCOMMAND, pump, type RunSpec, type SandboxOptions } from "./run.ts";
 import { trackRun } from "./lifecycle.ts";
 
 /** Runs one command with "/" as its root; resolves to its exit code (128+N when killed by signal N). */
@@ -15,13 +14,10 @@ export async function runInPlace(spec: Omit<RunSpec, "root">, opts: SandboxOptio
   const proc = Bun.spawn([...opts.selfCommand, HELPER_SUBCOMMAND], {
     stdin: new Blob([JSON.stringify(full)]), stdout: "pipe", stderr: "pipe", env: {}, detached: true,
   });
-  const pump = async (s: ReadableStream<Uint8Array>, to?: (c: Uint8Array) => void) => {
-    for await (const chunk of s) to?.(chunk);
-  };
   // Output streams while the command runs; a background child still holding the pipes would keep the
   // pumps waiting, so the group is killed as soon as the command itself exits.
   const pumps = Promise.all([pump(proc.stdout, opts.stdout), pump(proc.stderr, opts.stderr)]);
-  const untrack = trackRun({ build: opts.runtimeDir ?? "", kill: async () => { killGroup(proc.pid); await proc.exited; } });
+  const untrack = trackRun({ build: opts.runtimeDir, kill: async () => { killGroup(proc.pid); await proc.exited; } });
   try {
     await proc.exited;
   } finally {
@@ -29,8 +25,7 @@ export async function runInPlace(spec: Omit<RunSpec, "root">, opts: SandboxOptio
     killGroup(proc.pid);
   }
   await pumps;
-  if (proc.signalCode) return 128 + (osConstants.signals[proc.signalCode as keyof typeof osConstants.signals] ?? 9);
-  return proc.exitCode ?? 1;
+  return exitStatus(proc);
 }
 
 function killGroup(pgid: number): void {

@@ -18,7 +18,7 @@ async function run(argv: string[], extra: Partial<Parameters<typeof runInPlace>[
   const dec = new TextDecoder();
   const code = await runInPlace(
     { argv, env: ["PATH=/usr/bin:/bin", "FOO=bar"], cwd: "/", uid: 0, gid: 0, groups: [], ...extra },
-    { selfCommand, logger: silentLogger, stdout: (c) => (out += dec.decode(c)), stderr: (c) => (err += dec.decode(c)) },
+    { selfCommand, runtimeDir: "/nonexistent/kiln-inplace-test", logger: silentLogger, stdout: (c) => (out += dec.decode(c)), stderr: (c) => (err += dec.decode(c)) },
   );
   return { code, out, err };
 }

@@ -5,5 +5,5 @@ export type { RunSpec, SandboxOptions } from "./run.ts";
 export type { SandboxMount } from "./mounts.ts";
 export { setTimesNs } from "./libc.ts";
 export { abortRuns } from "./lifecycle.ts";
-export { containerSpec, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from "./spec.ts";
+export { SANDBOX_HOSTNAME } from "./spec.ts";
 export { runNetwork, closeNetwork, PRIVATE_NAMESERVER, type RunNetwork } from "./network.ts";

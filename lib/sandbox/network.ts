@@ -3,9 +3,9 @@
 // with `docker build`, but not the host's loopback services (--disable-host-loopback); `--network=host` keeps the
 // host's network. One namespace serves every RUN of a build; it is made at the first RUN that needs it.
 // Both helper processes read a pipe from kiln and exit when it closes, so they end with kiln however it ends.
-import { accessSync, constants, readlinkSync } from "node:fs";
+import { readlinkSync } from "node:fs";
 import type { Logger } from "../log/mod.ts";
-import { SandboxError } from "./run.ts";
+import { firstExecutable, SandboxError } from "./run.ts";
 
 const SLIRP_PATHS = ["/usr/bin/slirp4netns", "/usr/local/bin/slirp4netns", "/bin/slirp4netns", "/usr/sbin/slirp4netns"];
 const UNSHARE_PATHS = ["/usr/bin/unshare", "/bin/unshare"];
@@ -13,17 +13,7 @@ const UNSHARE_PATHS = ["/usr/bin/unshare", "/bin/unshare"];
 /** slirp4netns's built-in DNS forwarder, which asks the host's resolvers (loopback ones included). */
 export const PRIVATE_NAMESERVER = "10.0.2.3";
 
-function firstExecutable(paths: string[]): string | undefined {
-  for (const p of paths) {
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
-
-export class PrivateNetwork {
+class PrivateNetwork {
   readonly #holder: ReturnType<typeof Bun.spawn>;
   readonly #slirp: ReturnType<typeof Bun.spawn>;
 
@@ -93,7 +83,7 @@ export class PrivateNetwork {
 /** One private network per build (keyed by its runtime directory), started on first use. */
 const networks = new Map<string, Promise<PrivateNetwork | undefined>>();
 
-export function privateNetwork(runtimeDir: string, logger: Logger): Promise<PrivateNetwork | undefined> {
+function privateNetwork(runtimeDir: string, logger: Logger): Promise<PrivateNetwork | undefined> {
   let n = networks.get(runtimeDir);
   if (!n) {
     n = PrivateNetwork.start(logger);

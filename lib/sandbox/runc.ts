@@ -3,28 +3,19 @@
 // PID 1 of its namespace, so whatever it leaves running dies with it. Every container is recorded under the
 // build's runtime directory, so an interrupted build (abortRuns), a build killed outright (the watchdog below)
 // and a later build finding a dead one's leftovers (reapRuns) can all remove what is still running.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, accessSync, constants } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { constants as osConstants } from "node:os";
 import { resolveHostPath } from "../rootfs/mod.ts";
 import { trackRun } from "./lifecycle.ts";
 import { containerSpec } from "./spec.ts";
-import { SandboxError, type RunSpec, type SandboxOptions } from "./run.ts";
+import { exitStatus, firstExecutable, lookCommand, pump, SandboxError, type RunSpec, type SandboxOptions } from "./run.ts";
 
 const RUNC_PATHS = ["/usr/sbin/runc", "/usr/bin/runc", "/sbin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc", "/bin/runc"];
 
-let runcPath: string | undefined;
-
 /** The runc binary, or a SandboxError saying how to get one. */
 export function findRuntime(candidates: readonly string[] = RUNC_PATHS): string {
-  if (runcPath && candidates === RUNC_PATHS) return runcPath;
-  for (const p of candidates) {
-    try {
-      accessSync(p, constants.X_OK);
-      if (candidates === RUNC_PATHS) runcPath = p;
-      return p;
-    } catch { /* next */ }
-  }
+  const found = firstExecutable(candidates);
+  if (found) return found;
   throw new SandboxError(
     "the isolated mode runs every RUN in a container of the OCI runtime runc, which is not installed here: " +
     "install it (Debian/Ubuntu: apt-get install runc; Fedora/RHEL: dnf install runc), or build in kiln's executor image (in-place mode)",
@@ -38,13 +29,12 @@ let counter = 0;
 /** Runs one command in the build root; resolves to its exit code (128+N when killed by signal N). */
 export async function runIsolated(spec: RunSpec, opts: SandboxOptions): Promise<number> {
   const runc = findRuntime();
-  if (!opts.runtimeDir) throw new SandboxError("the isolated mode needs a runtime directory for its containers (a bug: SandboxOptions.runtimeDir is unset)");
   const cwd = inRootDir(spec.root, spec.cwd) ? spec.cwd : "/";
   // runc would fail with its own message and exit 1; Docker reports these as 127 and 126, and so does kiln.
-  const missing = commandProblem(spec.root, spec.argv[0] ?? "", spec.env);
-  if (missing) {
-    opts.stderr?.(new TextEncoder().encode(missing.message + "\n"));
-    return missing.code;
+  const found = lookCommand(spec.root, spec.argv[0] ?? "", spec.env, cwd);
+  if ("code" in found) {
+    opts.stderr?.(new TextEncoder().encode(found.message + "\n"));
+    return found.code;
   }
   const id = `kiln-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
   const bundle = join(opts.runtimeDir, "bundles", id);
@@ -67,15 +57,11 @@ export async function runIsolated(spec: RunSpec, opts: SandboxOptions): Promise<
       await proc.exited;
     },
   });
-  const pump = async (s: ReadableStream<Uint8Array>, to?: (c: Uint8Array) => void) => {
-    for await (const chunk of s) to?.(chunk);
-  };
   try {
     await Promise.all([pump(proc.stdout, opts.stdout), pump(proc.stderr, opts.stderr), proc.exited]);
-    if (proc.signalCode) return 128 + (osConstants.signals[proc.signalCode as keyof typeof osConstants.signals] ?? 9);
     const failure = runtimeFailure(log);
     if (failure) throw new SandboxError(`runc could not start the RUN's container: ${failure}`);
-    return proc.exitCode ?? 1;
+    return exitStatus(proc);
   } finally {
     untrack();
     watchdog.release();
@@ -108,28 +94,6 @@ function inRootDir(root: string, p: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Looks the command up in the root's PATH the way the container will, to give Docker's exit codes. */
-function commandProblem(root: string, cmd: string, env: string[]): { code: number; message: string } | undefined {
-  const candidates = cmd.includes("/")
-    ? [cmd]
-    : (env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-      .split(":").map((d) => `${d || "/"}/${cmd}`);
-  for (const c of candidates) {
-    let host: string;
-    try { host = resolveHostPath(root, c); } catch { continue; }
-    try {
-      if (!statSync(host).isFile()) continue;
-    } catch { continue; }
-    try {
-      accessSync(host, constants.X_OK);
-      return undefined;
-    } catch {
-      if (cmd.includes("/")) return { code: 126, message: `exec ${cmd}: permission denied` };
-    }
-  }
-  return { code: 127, message: cmd.includes("/") ? `exec ${cmd}: no such file or directory` : `exec: "${cmd}": executable file not found in $PATH` };
 }
 
 /**
