@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { Image, Platform } from "../image/mod.ts";
-import { resolveBase, type BaseSources } from "./base.ts";
+import { buildImages, resolveBase, type BaseSources } from "./base.ts";
 import { BuildError } from "./errors.ts";
 import type { StageResult } from "./stage.ts";
 
@@ -57,10 +57,26 @@ test("anything else is pulled for the stage's platform; a failed pull names the 
 test("the base-image cache is asked before the registry; a miss there pulls", async () => {
   const asked: [string, Platform][] = [];
   const { s, pulls } = sources();
-  s.baseCache = { get: async (ref, platform) => (asked.push([ref, platform]), ref === "warmed:1" ? image("cached") : undefined) };
+  s.pull = buildImages(s.pull, { get: async (ref, platform) => (asked.push([ref, platform]), ref === "warmed:1" ? image("cached") : undefined) });
   expect((await resolveBase("warmed:1", amd64, s, where)).image.config.config.Labels).toEqual({ label: "cached" });
   expect(pulls).toEqual([]);
   expect((await resolveBase("cold:1", amd64, s, where)).image.config.config.Labels).toEqual({ label: "pulled" });
   expect(pulls).toEqual([["cold:1", amd64]]);
   expect(asked).toEqual([["warmed:1", amd64], ["cold:1", amd64]]);
+});
+
+test("a build fetches each image and platform once, however many ask; a failed fetch is asked again", async () => {
+  const arm64: Platform = { os: "linux", architecture: "arm64" };
+  const { s, pulls } = sources();
+  const images = buildImages(s.pull);
+  const [a, b] = await Promise.all([images("app:1", amd64), images("app:1", amd64)]);
+  expect(a).toBe(b);
+  await images("app:1", arm64);
+  expect(pulls).toEqual([["app:1", amd64], ["app:1", arm64]]);
+
+  let fail = true;
+  const flaky = buildImages(async () => { if (fail) throw new Error("503"); return image("pulled"); });
+  expect(await flaky("app:1", amd64).catch((e) => e.message)).toBe("503");
+  fail = false;
+  expect((await flaky("app:1", amd64)).config.config.Labels).toEqual({ label: "pulled" });
 });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Dockerfile } from "../dockerfile/mod.ts";
 import { parseDockerfile } from "../dockerfile/mod.ts";
-import type { Image, Platform } from "../image/mod.ts";
+import type { Image } from "../image/mod.ts";
 import { OutputStage, parsePlatform } from "../image/mod.ts";
 import { forDockerfile, openContext, type BuildContext } from "../context/mod.ts";
 import { RegistryClient } from "../registry/mod.ts";
@@ -13,7 +13,7 @@ import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./opt
 import { BuildError } from "./errors.ts";
 import { whenAborted } from "./abort.ts";
 import { findStage, planBuild } from "./plan.ts";
-import { resolveBase } from "./base.ts";
+import { buildImages, resolveBase } from "./base.ts";
 import { StageScheduler } from "./scheduler.ts";
 import { BuildCache } from "./layer-step-cache.ts";
 import { cacheStore, imageBaseKey, stepKeys, type StepKeysInput } from "./cache-setup.ts";
@@ -114,19 +114,20 @@ async function runBuild(
   if (!options.noPush && options.destinations.length && !options.skipPushPermissionCheck) {
     await registry().checkPushPermission(options.destinations);
   }
-  const pull = async (ref: string, platform: Platform) => {
-    log.info(`Retrieving image ${ref}`);
-    return (await registry().pull(ref, platform)).image;
-  };
   // kaniko's --cache-dir defaults to /cache and is read only when it exists; the warmer fills it.
   const baseCache = existsSync(options.cacheDir) ? new DirBaseImageCache({ dir: options.cacheDir, ttlMs: options.cacheTtl, logger: log }) : undefined;
+  // FROM, COPY --from, RUN --mount from= and their cache keys share one fetch of each image.
+  const images = buildImages(async (ref, platform) => {
+    log.info(`Retrieving image ${ref}`);
+    return (await registry().pull(ref, platform)).image;
+  }, baseCache);
 
   // Cache mounts outlive the build in the kaniko dir the user gave (builds share them there, under locks); without
   // one they live in this build's own directory and go with it.
   const runMounts = new MountResources({ cacheDir: join(options.workDir ?? workDir, "cache", "mounts"), tmpDir: join(workDir, "tmp"), secrets: options.secrets });
   const scheduler = new StageScheduler<StageResult>({ sequential: !!inPlace });
   const fromRoots = new FromRoots({
-    df, workDir, logger: log, inPlace: !!inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => pull(ref, options.platform),
+    df, workDir, logger: log, inPlace: !!inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => images(ref, options.platform),
   });
   // --cache: the store is known before the first stage (a missing --cache-repo fails now, not after building).
   const layerCache = options.cache.enabled && !options.singleSnapshot
@@ -135,7 +136,7 @@ async function runBuild(
   const keysInput: StepKeysInput = {
     df, options, buildContext,
     stageKey: async (i) => (await scheduler.result(i))?.cacheKey,
-    image: (ref) => pull(ref, options.platform),
+    image: (ref) => images(ref, options.platform),
   };
   const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), (index) => timings.stage(index, df.stages[index].name, async (timer) => {
     const stage = df.stages[index];
@@ -147,8 +148,7 @@ async function runBuild(
         const dep = findStage(df, name, index);
         return dep && scheduler.result(dep.index);
       },
-      pull,
-      baseCache,
+      pull: images,
     }, { file: df.file, line: stage.line });
     const cache = layerCache?.forStage(base.root ? base.cacheKey : imageBaseKey(from.image, base.image, platform), stepKeys(keysInput, index));
     return buildStage({
