@@ -164,7 +164,8 @@ export class ProgressBoard {
       return;
     }
     for (const t of this.#active) {
-      if (now - t.lastLine < this.#interval) continue;
+      // Nothing counted yet says nothing (a push without a terminal is counted once, when it is sent).
+      if (t.bytes === 0 || now - t.lastLine < this.#interval) continue;
       t.lastLine = now;
       this.#line(describe(t, now, false));
     }

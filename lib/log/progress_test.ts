@@ -57,6 +57,17 @@ test("without a terminal: a line per interval per transfer, then a final line wi
   expect(lines.join("\n")).not.toContain("\x1b[");
 });
 
+test("without a terminal, a transfer that has counted nothing yet gets no running line (a push counted once it is sent)", async () => {
+  const { log, lines } = capture({ format: "text", progress: { intervalMs: 10 } });
+  const p = log.progress("push", { subject: "sha256:aa", total: 1_000_000 });
+  await Bun.sleep(100);
+  expect(lines).toEqual([]);
+  p.update(1_000_000);
+  p.done();
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^INFO {2}push sha256:aa: 1\.0 MB in /);
+});
+
 test("json: progress lines are events with the transfer's fields", async () => {
   const { log, lines } = capture({ format: "json", progress: { intervalMs: 20 } });
   const p = log.progress("push", { subject: "sha256:dd", total: 10 });
