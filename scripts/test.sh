@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/test-env.sh || exit 1
 BUN=node_modules/.bin/bun
 [ -x "$BUN" ] || { echo "test: $BUN is missing: run 'npm install' first" >&2; exit 1; }
-$BUN build --compile --bytecode --format=esm cli/main.ts --outfile dist/kiln >/dev/null || { echo "test: compiling dist/kiln failed" >&2; exit 1; }
+# package.json's build script, so the binary tested is the one `npm run build` makes.
+$BUN run build >/dev/null || { echo "test: compiling dist/kiln failed" >&2; exit 1; }
 log=$(mktemp "${TMPDIR:-/tmp}/kiln-test.XXXXXX")
 trap 'rm -f "$log"' EXIT
 # Test files run one at a time (--max-concurrency does not split files); each test file starts its own servers.
