@@ -137,6 +137,7 @@ async function runBuild(
     df, options, buildContext,
     stageKey: async (i) => (await scheduler.result(i))?.cacheKey,
     image: (ref) => images(ref, options.platform),
+    contextDigests: new Map(),
   };
   const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), (index) => timings.stage(index, df.stages[index].name, async (timer) => {
     const stage = df.stages[index];

@@ -39,6 +39,8 @@ export interface StepKeysInput {
   stageKey(index: number): Promise<string | undefined>;
   /** An image named by COPY --from / RUN --mount from=, for its key. */
   image(ref: string): Promise<Image>;
+  /** The build's context digests so far (contextKeyInputs), shared by all stages: the context does not change during a build. */
+  contextDigests: Map<string, string>;
 }
 
 /** The step-key function of the stage at `stageIndex`. */
@@ -54,7 +56,7 @@ export function stepKeys(input: StepKeysInput, stageIndex: number): StepKeyFunct
       fromKeys.set(from, key);
     }
     try {
-      return stepKey({ parent, instruction: instr, state, build: options, ...contextKeyInputs(instr, input.buildContext), fromKeys });
+      return stepKey({ parent, instruction: instr, state, build: options, ...contextKeyInputs(instr, input.buildContext, input.contextDigests), fromKeys });
     } catch (e) {
       if (e instanceof CacheKeyError) return undefined; // an input only running the step can tell (an ADD URL)
       throw e;

@@ -161,12 +161,27 @@ export function stepKeyNeeds(instruction: KeyInstruction): StepKeyNeeds {
   return needs;
 }
 
-/** The inputs of stepKey read from the build context: the digests of COPY/ADD sources and of RUN bind mounts. */
-export function contextKeyInputs(instruction: KeyInstruction, context: Pick<BuildContext, "dir" | "ignore">): Pick<StepKeyInput, "contextSources" | "bindSources"> {
+/**
+ * The inputs of stepKey read from the build context: the digests of COPY/ADD sources and of RUN bind mounts.
+ * `digests`, one per build (the context does not change during it), keeps each (sources, exclude) digest so that
+ * steps naming the same sources read them once.
+ */
+export function contextKeyInputs(
+  instruction: KeyInstruction, context: Pick<BuildContext, "dir" | "ignore">, digests?: Map<string, string>,
+): Pick<StepKeyInput, "contextSources" | "bindSources"> {
+  const digest = (sources: string[], exclude: string[] = []): string => {
+    const key = JSON.stringify([sources, exclude]);
+    let d = digests?.get(key);
+    if (d === undefined) {
+      d = contextSourcesDigest(context, sources, exclude);
+      digests?.set(key, d);
+    }
+    return d;
+  };
   const needs = stepKeyNeeds(instruction);
   const out: Pick<StepKeyInput, "contextSources" | "bindSources"> = {};
-  if (needs.context) out.contextSources = contextSourcesDigest(context, needs.context.sources, needs.context.exclude);
-  if (needs.binds.some((b) => b !== undefined)) out.bindSources = needs.binds.map((s) => (s === undefined ? undefined : contextSourcesDigest(context, [s])));
+  if (needs.context) out.contextSources = digest(needs.context.sources, needs.context.exclude);
+  if (needs.binds.some((b) => b !== undefined)) out.bindSources = needs.binds.map((s) => (s === undefined ? undefined : digest([s])));
   return out;
 }
 
