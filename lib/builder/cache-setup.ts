@@ -3,7 +3,7 @@
 import type { Dockerfile, Instruction } from "../dockerfile/mod.ts";
 import type { BuildContext } from "../context/mod.ts";
 import { serializeImage, parseReference, type Image, type Platform } from "../image/mod.ts";
-import { baseKey, CacheKeyError, contextKeyInputs, OciLayoutLayerCache, RegistryLayerCache, stepKey, stepKeyNeeds, type LayerCache } from "../cache/mod.ts";
+import { baseKey, contextKeyInputs, OciLayoutLayerCache, RegistryLayerCache, stepKey, stepKeyNeeds, type LayerCache } from "../cache/mod.ts";
 import type { RegistryClient } from "../registry/mod.ts";
 import type { StageState } from "../instructions/mod.ts";
 import type { BuildOptions } from "./options.ts";
@@ -48,6 +48,8 @@ export function stepKeys(input: StepKeysInput, stageIndex: number): StepKeyFunct
   const { df, options } = input;
   return async (parent: string, instr: Instruction, state: StageState) => {
     const needs = stepKeyNeeds(instr);
+    // An ADD of a URL without --checksum, or of a git source: only running the step can tell its content.
+    if (needs.remote.length > 0) return undefined;
     const fromKeys = new Map<string, string>();
     for (const from of needs.from) {
       const dep = findStage(df, from, stageIndex);
@@ -55,11 +57,6 @@ export function stepKeys(input: StepKeysInput, stageIndex: number): StepKeyFunct
       if (key === undefined) return undefined;
       fromKeys.set(from, key);
     }
-    try {
-      return stepKey({ parent, instruction: instr, state, build: options, ...contextKeyInputs(instr, input.buildContext, input.contextDigests), fromKeys });
-    } catch (e) {
-      if (e instanceof CacheKeyError) return undefined; // an input only running the step can tell (an ADD URL)
-      throw e;
-    }
+    return stepKey({ parent, instruction: instr, state, build: options, ...contextKeyInputs(instr, input.buildContext, input.contextDigests), fromKeys });
   };
 }

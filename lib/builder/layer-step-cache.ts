@@ -88,9 +88,8 @@ class StageSteps implements StepCache {
 
   #cacheable(instr: Instruction): boolean {
     if (instr.kind === "RUN") return this.o.runLayers;
-    if (instr.kind === "COPY") return this.o.copyLayers;
-    // ADD of a URL without --checksum would have to be fetched to be keyed: it runs, as kaniko does.
-    if (instr.kind === "ADD") return this.o.copyLayers && instr.sources.every((s) => !/^(https?:\/\/|git@|git:\/\/)/i.test(s) || instr.checksum !== undefined);
+    // An ADD of a URL without --checksum has no key (stepKeys): it runs, as kaniko does.
+    if (instr.kind === "COPY" || instr.kind === "ADD") return this.o.copyLayers;
     return false;
   }
 

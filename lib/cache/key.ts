@@ -1,7 +1,7 @@
 // A step's cache key: SHA-256 over canonical JSON (object keys sorted, Maps as sorted entry lists, undefined
 // left out) of everything that decides what the step writes and its history entry. stepKey is pure: the same
 // input gives the same key in any process; content digests come in as inputs (contextKeyInputs reads the
-// context for them, the builder supplies stage keys and fetched digests).
+// context for them, the builder supplies stage and image keys).
 //
 // What BuildKit does, and kiln follows: the instruction counts by its parsed, expanded fields, never its text
 // as written, so continuations, comments inside them and spacing around flags change no key, while the
@@ -71,8 +71,6 @@ export interface StepKeyInput {
    * last key, or baseKey() of an image.
    */
   fromKeys?: Lookup;
-  /** ADD: each URL or git source -> its content digest (the fetched bytes' digest, a git commit); a URL with --checksum needs none. */
-  remoteDigests?: Lookup;
   /** RUN: per entry of instruction.mounts, the contextSourcesDigest() of a bind mount without from= (its source). */
   bindSources?: readonly (string | undefined)[];
 }
@@ -132,7 +130,10 @@ export interface StepKeyNeeds {
   context?: { sources: string[]; exclude: string[] };
   /** `--from` of COPY and `from=` of RUN mounts, in order: fromKeys must hold each. */
   from: string[];
-  /** ADD URL (without --checksum) and git sources: remoteDigests must hold each. */
+  /**
+   * ADD URL (without --checksum) and git sources: only fetching them tells their content, so such a step has no
+   * key (stepKey throws; the builder does not ask for one).
+   */
   remote: string[];
   /** RUN: per mount, the context source of a bind mount without from= (undefined for other mounts). */
   binds: (string | undefined)[];
@@ -191,10 +192,12 @@ function contentInputs(instr: KeyInstruction, input: StepKeyInput): unknown {
     if (v === undefined) throw new CacheKeyError(`${instr.kind}: ${what} has no content key`);
     return v;
   };
+  if (needs.remote.length) throw new CacheKeyError(`${instr.kind}: source "${needs.remote[0]}" has no content key (only fetching it tells)`);
   return {
     context: needs.context ? need(input.contextSources, "the context sources") : undefined,
     from: needs.from.map((f) => need(lookup(input.fromKeys, f), `from "${f}"`)),
-    remote: needs.remote.map((s) => need(lookup(input.remoteDigests, s), `source "${s}"`)),
+    // Always empty (a remote source throws above); kept so that keys stay those of CACHE_FORMAT_VERSION 1.
+    remote: [],
     binds: needs.binds.map((s, i) => (s === undefined ? null : need(input.bindSources?.[i], `the bind mount of "${s}"`))),
   };
 }
