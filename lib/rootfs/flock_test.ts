@@ -26,13 +26,17 @@ test("a lock held by another process is busy until that process dies, even by SI
   const path = join(dir, "b.lock");
   const child = Bun.spawn([process.execPath, "-e",
     `import { FileLock } from ${JSON.stringify(join(import.meta.dir, "flock.ts"))}; FileLock.try(${JSON.stringify(path)}); console.log("held"); await Bun.sleep(600000);`], { stdout: "pipe" });
-  const reader = child.stdout.getReader();
-  await reader.read(); // "held"
-  expect(FileLock.try(path)).toBeUndefined();
-  const waiting = FileLock.acquire(path);
-  child.kill("SIGKILL");
-  await child.exited;
-  (await waiting).release();
+  try {
+    const reader = child.stdout.getReader();
+    await reader.read(); // "held"
+    expect(FileLock.try(path)).toBeUndefined();
+    const waiting = FileLock.acquire(path);
+    child.kill("SIGKILL");
+    await child.exited;
+    (await waiting).release();
+  } finally {
+    child.kill("SIGKILL");
+  }
 });
 
 test("a missing lock file is an error unless it may be created", () => {
