@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createLogger, silentLogger } from "../log/mod.ts";
 import { serializeImage, sha256 } from "../image/mod.ts";
-import { startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
+import { freePort, startRegistry, type TestRegistry } from "../../tests/support/registry.ts";
 import { RegistryClient, RegistryError } from "./mod.ts";
 import { readAll, tinyImage, type TinyImage } from "../../tests/support/tiny-image.ts";
 
@@ -158,9 +158,7 @@ describe("push and pull over plain HTTP", () => {
 });
 
 test("an unreachable registry says so", async () => {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
+  const port = freePort();
   const client = new RegistryClient({ logger: silentLogger, insecureRegistries: [`127.0.0.1:${port}`] });
   const err = await client.pull(`127.0.0.1:${port}/x:1`, amd64).catch((e) => e);
   expect(err).toBeInstanceOf(RegistryError);
@@ -187,9 +185,7 @@ test("an image pulled from one registry streams its layers into another", async 
 });
 
 test("pullManifest of an unreachable registry is an error, not a miss", async () => {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
+  const port = freePort();
   const client = new RegistryClient({ logger: silentLogger, insecureRegistries: [`127.0.0.1:${port}`] });
   const err = await client.pullManifest(`127.0.0.1:${port}/x/cache:1`).catch((e) => e);
   expect(err).toBeInstanceOf(RegistryError);
@@ -197,9 +193,7 @@ test("pullManifest of an unreachable registry is an error, not a miss", async ()
 });
 
 test("retries back off and are logged before giving up", async () => {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
+  const port = freePort();
   const lines: string[] = [];
   const client = new RegistryClient({
     logger: createLogger({ level: "warn", format: "text", write: (l) => lines.push(l) }),

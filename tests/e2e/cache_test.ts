@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { useBusyboxRegistry } from "../support/e2e.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
-import { startRegistry } from "../support/registry.ts";
+import { freePort, manifestOf, startRegistry } from "../support/registry.ts";
 import { makeContext, runKiln, type KilnRun } from "../support/kiln.ts";
 import { cleanupInspected, inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 
@@ -32,14 +32,6 @@ interface Built extends KilnRun {
   ref: string;
 }
 
-async function manifestOf(host: string, repo: string, tag: string): Promise<any> {
-  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
-    headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
-  });
-  if (!r.ok) throw new Error(`manifest ${repo}:${tag}: ${r.status}`);
-  return r.json();
-}
-
 /** Builds `ctx` with the cache in `cacheRepo` (a repository of the test registry) and pushes it as `repo:tag`. */
 async function build(ctx: string, o: { repo: string; tag?: string; cacheRepo: string; extra?: string[]; host?: string }): Promise<Built> {
   const host = o.host ?? fx.reg.host;
@@ -51,6 +43,7 @@ async function build(ctx: string, o: { repo: string; tag?: string; cacheRepo: st
   ]);
   if (r.code !== 0) throw new Error(`kiln exited ${r.code}:\n${r.stderr}`);
   const m = await manifestOf(fx.reg.host, o.repo, tag);
+  if (!m) throw new Error(`kiln exited 0 but ${o.repo}:${tag} is not in the registry`);
   return { ...r, ref, layers: m.layers.map((l: { digest: string }) => l.digest) };
 }
 
@@ -179,8 +172,8 @@ describe("settings", () => {
     const files = { Dockerfile: dockerfile(fx.base, "RUN cat /proc/sys/kernel/random/uuid > /r") };
     const cacheRepo = uniqueRepo("cache");
     const first = await build(fx.keep(makeContext(files)), { repo: uniqueRepo("app"), cacheRepo });
-    await Bun.sleep(2100);
-    const second = await build(fx.keep(makeContext(files)), { repo: uniqueRepo("app"), cacheRepo, extra: ["--cache-ttl", "2s"] });
+    // 1ms: the entry the first build wrote is older than that by the time the second build looks it up.
+    const second = await build(fx.keep(makeContext(files)), { repo: uniqueRepo("app"), cacheRepo, extra: ["--cache-ttl", "1ms"] });
     expect(second.layers.at(-1)).not.toBe(first.layers.at(-1));
     const third = await build(fx.keep(makeContext(files)), { repo: uniqueRepo("app"), cacheRepo, extra: ["--cache-ttl", "1h"] });
     expect(third.layers.at(-1)).toBe(second.layers.at(-1));
@@ -216,9 +209,7 @@ describe("settings", () => {
   });
 
   test("a cache repository that cannot be reached is a warning, not a failure", async () => {
-    const dead = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const host = `127.0.0.1:${dead.port}`;
-    dead.stop(true);
+    const host = `127.0.0.1:${freePort()}`;
     const r = await runKiln([
       "--context", fx.keep(makeContext({ Dockerfile: dockerfile(fx.base, "RUN echo x > /x") })), "--destination", `${fx.reg.host}/${uniqueRepo("app")}:t`,
       "--insecure", "--insecure-pull", "--insecure-registry", host, "--cache", "--cache-repo", `${host}/cache`,

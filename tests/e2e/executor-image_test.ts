@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 import { makeContext } from "../support/kiln.ts";
+import { manifestOf } from "../support/registry.ts";
 import { runContainer, useExecutorImages } from "../support/container.ts";
 
 const fx = useExecutorImages();
@@ -124,8 +125,9 @@ describe("the executor image", () => {
 
   test("--cache in place: a rebuild is served from the cache, and a miss after hits first applies the cached layers over /", async () => {
     const layersOf = async (repo: string) => {
-      const r = await fetch(`http://${fx.reg.host}/v2/${repo}/manifests/t`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" } });
-      return ((await r.json()) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
+      const m = (await manifestOf(fx.reg.host, repo, "t")) as { layers: { digest: string }[] } | undefined;
+      if (!m) throw new Error(`${repo}:t is not in the registry`);
+      return m.layers.map((l) => l.digest);
     };
     const build = async (dockerfile: string, repo: string) => {
       const { rootfs, env, entrypoint } = await unpack("executor"); // a fresh container each time

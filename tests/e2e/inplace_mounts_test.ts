@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 import { makeContext } from "../support/kiln.ts";
+import { manifestOf } from "../support/registry.ts";
 import { runContainer, useExecutorImages } from "../support/container.ts";
 
 const fx = useExecutorImages();
@@ -28,9 +29,8 @@ async function build(files: Record<string, string>, repo: string, flags: string[
 
 /** The names in each layer of a pushed image, in order. */
 async function layerNames(repo: string): Promise<string[][]> {
-  const m = await (await fetch(`http://${fx.reg.host}/v2/${repo}/manifests/t`, {
-    headers: { Accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
-  })).json() as { layers: { digest: string }[] };
+  const m = (await manifestOf(fx.reg.host, repo, "t")) as { layers: { digest: string }[] } | undefined;
+  if (!m) throw new Error(`${repo}:t is not in the registry`);
   const out: string[][] = [];
   for (const l of m.layers) {
     const blob = new Uint8Array(await (await fetch(`http://${fx.reg.host}/v2/${repo}/blobs/${l.digest}`)).arrayBuffer());

@@ -9,6 +9,7 @@ import { busyboxLayout } from "../support/base-images.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { layoutManifest } from "../support/layers.ts";
 import { makeContext, runKiln, spawnKiln } from "../support/kiln.ts";
+import { manifestOf } from "../support/registry.ts";
 
 const fx = useBusyboxRegistry();
 const tmp = fx.tmp;
@@ -26,10 +27,7 @@ function expectRefusedBeforeBuilding(r: { code: number; stdout: string; stderr: 
 
 /** Whether the registry holds `repo:tag` (asked of the registry itself, not through kiln). */
 async function tagExists(repo: string, tag: string): Promise<boolean> {
-  const res = await fetch(`${fx.reg.url}/v2/${repo}/manifests/${tag}`, {
-    method: "HEAD", headers: { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
-  });
-  return res.status === 200;
+  return (await manifestOf(fx.reg.host, repo, tag)) !== undefined;
 }
 
 describe("destinations checked before the build", () => {

@@ -8,6 +8,7 @@ import { useBusyboxRegistry } from "../support/e2e.ts";
 import { pushBusybox } from "../support/base-images.ts";
 import { runTool } from "../support/image-assert.ts";
 import { ensureBinary, makeContext, runKiln } from "../support/kiln.ts";
+import { manifestDigestOf } from "../support/registry.ts";
 
 setDefaultTimeout(120_000);
 
@@ -31,10 +32,7 @@ function deleteRepository(repo: string): void {
 
 async function manifestDigest(ref: string): Promise<string> {
   const [, repo, tag] = /^[^/]+\/(.+):([^:]+)$/.exec(ref)!;
-  const res = await fetch(`${fx.reg.url}/v2/${repo}/manifests/${tag}`, {
-    method: "HEAD", headers: { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
-  });
-  return res.headers.get("docker-content-digest")!;
+  return manifestDigestOf(fx.reg.host, repo, tag);
 }
 
 const warmer = (args: string[], cacheDir: string) => runKiln(["warmer", "--cache-dir", cacheDir, "--insecure-registry", fx.reg.host, ...args]);

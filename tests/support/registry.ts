@@ -41,8 +41,11 @@ export class TestRegistryError extends Error {
 
 const REGISTRY_BIN = "/usr/bin/docker-registry";
 
-/** Asks the kernel for a free port. Another process may take it before the registry binds; startRegistry retries. */
-function freePort(): number {
+/**
+ * Asks the kernel for a free port on 127.0.0.1, closed again: nothing listens on it, so connecting is refused
+ * (a dead registry address for tests). Another process may take it meanwhile; startRegistry retries.
+ */
+export function freePort(): number {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = s.port;
   s.stop(true);
@@ -252,4 +255,26 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The Accept header for a single-platform image manifest, OCI or Docker schema 2. */
+export const MANIFEST_ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/**
+ * The manifest of `repo:tag` in the plain-HTTP registry at `host` ("127.0.0.1:PORT"), asked of the registry itself
+ * (not through kiln), parsed; undefined when the registry answers 404. Any other failure throws.
+ */
+export async function manifestOf(host: string, repo: string, tag: string): Promise<any> {
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST_ACCEPT } });
+  if (r.status === 404) { await r.body?.cancel(); return undefined; }
+  if (!r.ok) throw new TestRegistryError(`manifest ${host}/${repo}:${tag}: HTTP ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+/** The digest the registry at `host` gives `repo:tag`'s manifest (its Docker-Content-Digest); throws unless 200. */
+export async function manifestDigestOf(host: string, repo: string, tag: string): Promise<string> {
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: "HEAD", headers: { Accept: MANIFEST_ACCEPT } });
+  const digest = r.headers.get("docker-content-digest");
+  if (r.status !== 200 || !digest) throw new TestRegistryError(`manifest ${host}/${repo}:${tag}: HTTP ${r.status}, digest ${digest}`);
+  return digest;
 }
