@@ -3,7 +3,7 @@
 /** The bytes are not a readable tar layer (truncated, corrupt header, bad compression stream). */
 export class LayerFormatError extends Error {
   override name = "LayerFormatError";
-  constructor(what: string, cause?: unknown) {
+  constructor(readonly what: string, cause?: unknown) {
     super(`${what}: the layer blob is not a valid (compressed) tar; re-pull or rebuild the layer`, { cause });
   }
 }

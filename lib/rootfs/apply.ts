@@ -198,7 +198,9 @@ class LayerApplier {
   // Each rule set's error: a layer's names the layer entry; an archive's names the entry without the build root's
   // host path (the user knows the archive and the destination), and a full disk keeps its code for the CLI's line.
   #error(entry: string, err: unknown): Error {
-    if (err instanceof LayerApplyError || err instanceof ArchiveError) return err;
+    if (err instanceof ArchiveError) return err;
+    // The shared checks (a parent that is not a directory, a bad hardlink) speak of layers; ADD names the archive entry.
+    if (err instanceof LayerApplyError) return this.opts.untar ? new ArchiveError(entry, err.problem, err) : err;
     if (!this.opts.untar) return new LayerApplyError(entry, (err as Error).message, err);
     if (err instanceof RootPathError) return new ArchiveError(entry, err.message, err);
     const e = err as NodeJS.ErrnoException;

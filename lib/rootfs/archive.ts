@@ -5,9 +5,10 @@
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import zlib from "node:zlib";
-import { readLayer } from "../layer/mod.ts";
+import { LayerFormatError, readLayer } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries, type UntarRules } from "./apply.ts";
+import { ArchiveError } from "./errors.ts";
 import { layerPath } from "./paths.ts";
 
 export type ArchiveCodec = "gzip" | "bzip2" | "xz" | "zstd" | "none";
@@ -86,6 +87,13 @@ export interface ExtractOptions extends Omit<UntarRules, "dest"> {
 export async function extractArchive(root: string, archive: string, codec: ArchiveCodec, destDir: string, opts: ExtractOptions): Promise<string[]> {
   const written = new Set<string>();
   const { logger, ...rules } = opts;
-  await applyEntries(root, readLayer(decompressed(archive, codec)), { logger, ignorePaths: [], touched: written, untar: { ...rules, dest: layerPath(destDir) } });
+  try {
+    await applyEntries(root, readLayer(decompressed(archive, codec)), { logger, ignorePaths: [], touched: written, untar: { ...rules, dest: layerPath(destDir) } });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof ArchiveError || code === "ENOSPC" || code === "EDQUOT") throw e;
+    // The archive as a whole: cut off or not a valid tar (the reader's words), or a directory's deferred metadata.
+    throw new ArchiveError(undefined, e instanceof LayerFormatError ? `not a valid tar archive: ${e.what}` : (e as Error).message, e);
+  }
   return [...written];
 }

@@ -50,3 +50,18 @@ test("a hardlink to what the destination lacks names the entry and its target, n
   expect(err.message).toStartWith('entry "b": hardlink to "etc/passwd": /dest/etc/passwd does not exist'); // lib/layer writes link targets relative
   expect(err.message).not.toContain(dir);
 });
+
+test("an entry that cannot be unpacked, or a cut-off archive, is an ArchiveError (ADD names its line), not a layer's error", async () => {
+  const dir = await archive([{ header: h("a", "file"), body: new TextEncoder().encode("x") }, { header: h("a/b", "file"), body: new Uint8Array(0) }]);
+  const root = join(dir, "root");
+  const err = await extractArchive(root, join(dir, "a.tar"), "none", "/dest", { logger: silentLogger }).catch((e) => e);
+  expect(err).toBeInstanceOf(ArchiveError);
+  expect(err.message).toMatch(/^entry "a\/b": parent .* is not a directory/);
+  const whole = readFileSync(join(dir, "a.tar"));
+  writeFileSync(join(dir, "cut.tar"), whole.subarray(0, 700)); // a header and part of the next block
+  mkdirSync(join(root, "dest2"));
+  const cut = await extractArchive(root, join(dir, "cut.tar"), "none", "/dest2", { logger: silentLogger }).catch((e) => e);
+  expect(cut).toBeInstanceOf(ArchiveError);
+  expect(cut.message).toStartWith("not a valid tar archive");
+  expect(cut.message).not.toContain("re-pull");
+});

@@ -3,7 +3,7 @@
 /** A layer could not be applied to a build root (hostile or broken entry, filesystem failure). */
 export class LayerApplyError extends Error {
   override name = "LayerApplyError";
-  constructor(entry: string, problem: string, cause?: unknown) {
+  constructor(entry: string, readonly problem: string, cause?: unknown) {
     super(`applying layer entry "${entry}": ${problem}`, { cause });
   }
 }
@@ -11,8 +11,9 @@ export class LayerApplyError extends Error {
 /** An entry of an archive ADD unpacks that cannot be unpacked; `entry` is its name in the archive. */
 export class ArchiveError extends Error {
   override name = "ArchiveError";
-  constructor(readonly entry: string, problem: string, cause?: unknown) {
-    super(`entry "${entry}": ${problem}`, { cause });
+  /** `entry` undefined: the archive as a whole (cut off, not a valid tar). */
+  constructor(readonly entry: string | undefined, problem: string, cause?: unknown) {
+    super(entry === undefined ? problem : `entry "${entry}": ${problem}`, { cause });
   }
 }
 
