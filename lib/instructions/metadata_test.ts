@@ -28,12 +28,14 @@ function metadataContext(buildArgs: Record<string, string> = {}, metaArgs = new 
 }
 
 /** Runs the lines of `text` as steps; returns every step's result (the last one's state is the stage's). */
-async function steps(text: string, state = stateOf(), ctx = metadataContext()): Promise<StepResult[]> {
+/** Each step's result, and (with `snapshot`) a copy of each state taken right after its step ran. */
+async function steps(text: string, state = stateOf(), ctx = metadataContext(), snapshot?: StageState[]): Promise<StepResult[]> {
   const df = parseDockerfile(`FROM scratch\n${text}\n`, { file: "Dockerfile" });
   const results: StepResult[] = [];
   for (const raw of df.stages[0].instructions) {
     const r = await execute(expandInstruction(raw, lookupFor(state), df.escape), state, ctx);
     results.push(r);
+    snapshot?.push(structuredClone(r.state));
     state = r.state;
   }
   return results;
@@ -109,8 +111,8 @@ describe("config-only instructions change the config and nothing on disk", () =>
     expect(kept.createdBy).toBe('ENTRYPOINT ["/bin/sh" "-c" "/e"]');
   });
 
-  test("SHELL with an empty list is an InstructionError", async () => {
-    await expect(steps("SHELL []")).rejects.toThrow();
+  test("SHELL with an empty list is refused when the Dockerfile is read, naming the line", async () => {
+    await expect(steps("SHELL []")).rejects.toThrow("Dockerfile:2: SHELL requires at least one argument");
   });
 
   test("HEALTHCHECK: shell and exec forms with options, NONE", async () => {
@@ -166,10 +168,10 @@ describe("states", () => {
   test("a state that is not linear is never changed: every step returns a new one", async () => {
     const state = base();
     const before = structuredClone(state);
-    const results = await steps(DOCKERFILE, state);
+    const snapshots: StageState[] = [];
+    const results = await steps(DOCKERFILE, state, metadataContext(), snapshots);
     expect(state).toEqual(before);
-    // Nor is any intermediate state changed by the steps after it.
-    const snapshots = results.map((r) => structuredClone(r.state));
+    // Nor is any intermediate state changed by the steps after it (each compared with its copy from right after its step).
     expect(results.map((r) => r.state)).toEqual(snapshots);
   });
 
