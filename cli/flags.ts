@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { basename, isAbsolute, resolve } from "node:path";
 import type { BuildOptionsInput, Logger, LogFormat, Level, RegistryOptions, SecretSource, WarmOptionsInput } from "../mod.ts";
 import { existsSync, statSync } from "node:fs";
-import { credentialsFromEnv, OPTION_DEFAULTS, parseGoDuration, parsePlatform, parseLevel } from "../mod.ts";
+import { credentialsFromEnv, OPTION_DEFAULTS, parseDuration, parsePlatform, parseLevel } from "../mod.ts";
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -171,7 +171,11 @@ function parseWith(c: Command, argv: string[]) {
   const duration = (name: string) => {
     const text = o[camel(name)];
     if (text === undefined) return undefined;
-    try { return parseGoDuration(text); } catch (e: any) { throw new FlagError(`--${name}: ${e.message}`); }
+    try {
+      return parseDuration(text) / 1e6; // milliseconds, fractions kept
+    } catch {
+      throw new FlagError(`--${name}: invalid duration ${JSON.stringify(text)} (Go's syntax: a number and a unit, ns us ms s m h, e.g. 336h, 1h30m, 90s, 2h45m10.5s)`);
+    }
   };
   // kaniko's default is "color"; kiln colours by default only where a person reads it, so a pipe or a CI log
   // file gets no escape codes (https://no-color.org). An explicit --log-format color always colours.

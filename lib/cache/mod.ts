@@ -2,7 +2,6 @@
 export type { CacheEntry, LayerCache, BaseImageCache } from "./types.ts";
 export { DirBaseImageCache, cacheRefName, CacheAnnotation, type DirBaseImageCacheOptions } from "./base-cache.ts";
 export { warmImages, type WarmImagesOptions, type WarmResult } from "./warmer.ts";
-export { parseGoDuration, DurationError } from "./duration.ts";
 export { RegistryLayerCache, type RegistryLayerCacheOptions } from "./registry-cache.ts";
 export { OciLayoutLayerCache, type OciLayoutLayerCacheOptions } from "./oci-cache.ts";
 export { CacheStoreError, type StoreOptions } from "./entry.ts";

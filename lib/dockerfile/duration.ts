@@ -1,9 +1,9 @@
-// Go's time.ParseDuration, as HEALTHCHECK --interval and friends are read by Docker.
+// Go's time.ParseDuration, as Docker reads HEALTHCHECK --interval and friends, and kaniko --cache-ttl.
 import { ParseFailure } from "./errors.ts";
 
 const UNITS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
-/** Returns nanoseconds. */
+/** Nanoseconds of a Go duration such as "336h" or "-1.5h"; "0" alone needs no unit, as in Go. Throws ParseFailure. */
 export function parseDuration(text: string): number {
   let s = text;
   let sign = 1;

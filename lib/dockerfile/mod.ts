@@ -6,4 +6,5 @@ export { resolveMetaArgs, resolveStageBase } from "./args.ts";
 export type { ArgValues, ResolvedBase } from "./args.ts";
 export { DockerfileError, formatError } from "./errors.ts";
 export { INSTRUCTION_KINDS } from "./instructions.ts";
+export { parseDuration } from "./duration.ts";
 export type * from "./types.ts";
