@@ -8,7 +8,7 @@
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { createHash, type Hash } from "node:crypto";
-import type { BuildContext } from "./context.ts";
+import { ContextError, type BuildContext } from "./context.ts";
 import { resolveSource, type ResolvedSource } from "./sources.ts";
 import { SourceFilter } from "./selection.ts";
 
@@ -30,7 +30,7 @@ export function contextSourcesDigest(context: Pick<BuildContext, "dir" | "ignore
     try {
       found = resolveSource(context.dir, spec, context.ignore, "COPY");
     } catch (e) {
-      if ((e as Error).name !== "ContextError") throw e;
+      if (!(e instanceof ContextError)) throw e;
       out.tokens("unresolved");
       continue;
     }
