@@ -22,6 +22,7 @@ import { buildStage, type StageResult } from "./stage.ts";
 import { checkOutputPaths, writeOutputs } from "./outputs.ts";
 import { InPlaceRoot } from "./inplace.ts";
 import { BuildTimings, type BuildTimingsReport } from "./timings.ts";
+import { diskFullCause } from "./format-error.ts";
 import { BuildDir, reapDeadBuilds } from "./workdir.ts";
 import { MountResources, withLabels } from "../instructions/mod.ts";
 import { abortRuns, closeNetwork } from "../sandbox/mod.ts";
@@ -93,13 +94,9 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
  * formatError turns the code and path into the line; a full output destination keeps its own path.
  */
 function fullWorkDir(e: unknown, base: string): unknown {
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
-    const { code, path } = c as NodeJS.ErrnoException;
-    if (code !== "ENOSPC" && code !== "EDQUOT") continue;
-    if (path && !path.startsWith(base + "/")) return e;
-    return Object.assign(new Error(c.message, { cause: e }), { code, path: base });
-  }
-  return e;
+  const c = diskFullCause(e);
+  if (!c || (c.path && !c.path.startsWith(base + "/"))) return e;
+  return Object.assign(new Error(c.message, { cause: e }), { code: c.code, path: base });
 }
 
 async function runBuild(
