@@ -93,7 +93,7 @@ class StageSteps implements StepCache {
     return false;
   }
 
-  async get(key: string, state: StageState): Promise<StepOutcome | undefined> {
+  async get(key: string): Promise<Pick<StepOutcome, "layer" | "createdBy"> | undefined> {
     let entry;
     const started = performance.now();
     try {
@@ -107,7 +107,7 @@ class StageSteps implements StepCache {
     }
     if (!entry) return undefined;
     this.timings.hits++;
-    return { state, layer: entry.layer, createdBy: entry.createdBy };
+    return { layer: entry.layer, createdBy: entry.createdBy };
   }
 
   async put(key: string, step: StepOutcome): Promise<void> {

@@ -90,10 +90,10 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
     const expandMs = performance.now() - startedAt;
     log.info(instr.original);
     const key = await cache.key(instr, state);
-    const hit = key === undefined ? undefined : await cache.get(key, state);
+    const hit = key === undefined ? undefined : await cache.get(key);
     if (hit?.layer) root.addCachedLayer(hit.layer);
     if (hit) log.info(`Using cached layer for ${instr.original.slice(0, 80)}${hit.layer ? "" : " (no files changed)"}`);
-    const step = hit ?? await runner.run(instr, state, i === steps.length - 1);
+    const step = hit ? { ...hit, state } : await runner.run(instr, state, i === steps.length - 1);
     if (!hit && key !== undefined) await cache.put(key, step);
     append(step);
     input.timer?.step(instr.original, startedAt, !!hit, step.layer, { expandMs, ...step.phases });

@@ -28,8 +28,8 @@ export interface StepCache {
    * for every step in order, cacheable or not, so each key covers everything before it.
    */
   key(instr: Instruction, state: StageState): Promise<string | undefined>;
-  /** A hit: what the step left, given the state before it (a cached step changes files, not the config). */
-  get(key: string, state: StageState): Promise<StepOutcome | undefined>;
+  /** A hit: the step's layer and history text (a cached step changes files, not the config: the state stays). */
+  get(key: string): Promise<Pick<StepOutcome, "layer" | "createdBy"> | undefined>;
   /** Stores the step's outcome; may return before the store is done (the build waits for stores at its end). */
   put(key: string, step: StepOutcome): Promise<void>;
   /** The key of the stage so far (after its last step): what a later stage FROM or COPY --from this one builds on. */
