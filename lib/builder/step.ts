@@ -44,14 +44,11 @@ export class StepRunner {
   async run(instr: Instruction, state: StageState, last: boolean): Promise<StepOutcome> {
     const { root } = this.#o;
     const fs = instr.kind !== "FROM" && traits[instr.kind].needsRootfs ? await root.get() : undefined;
-    // A VOLUME leaves later writes beneath it in the image (BuildKit; kaniko and the legacy builder dropped them).
     const started = performance.now();
     const result = await this.#execute(instr, state);
     const executeMs = performance.now() - started;
-    const snapshotter = this.#o.singleSnapshot ? root.current : fs;
-    if (snapshotter) snapshotter.lastSnapshot = undefined;
-    const layer = await this.#snapshot(fs, result.changes, last);
-    const snap = snapshotter?.lastSnapshot;
+    let snap: { walkMs: number; writeMs: number } | undefined;
+    const layer = await this.#snapshot(fs, result.changes, last, (t) => (snap = t));
     return { state: result.state, layer, createdBy: result.createdBy, phases: { executeMs, ...(snap ? { walkMs: snap.walkMs, writeMs: snap.writeMs } : {}) } };
   }
 
@@ -69,8 +66,9 @@ export class StepRunner {
     }
   }
 
-  async #snapshot(fs: RootFS | undefined, changes: Changes, last: boolean): Promise<Layer | undefined> {
-    const { singleSnapshot, snapshot, root } = this.#o;
+  async #snapshot(fs: RootFS | undefined, changes: Changes, last: boolean, timings: SnapshotOptions["timings"]): Promise<Layer | undefined> {
+    const { singleSnapshot, root } = this.#o;
+    const snapshot = { ...this.#o.snapshot, timings };
     if (singleSnapshot) {
       // One full scan after the last step, whether or not that step touched files itself.
       const current = root.current;

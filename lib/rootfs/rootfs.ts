@@ -33,6 +33,8 @@ export interface SnapshotOptions {
   paths?: string[];
   /** Seconds since the epoch; mtimes after it are clamped to it. */
   sourceDateEpoch?: number;
+  /** Told where the snapshot's time went: the walk and diff, and writing the layer (tar and compression). */
+  timings?: (t: { walkMs: number; writeMs: number }) => void;
 }
 
 export class RootFS {
@@ -157,17 +159,14 @@ export class RootFS {
     await this.#tickPast();
   }
 
-  /** Where the last snapshot's time went: the walk and diff, and writing the layer (tar and compression). */
-  lastSnapshot: { walkMs: number; writeMs: number } | undefined;
-
   /** Writes a layer of what changed since the baseline, or returns undefined when nothing did. Moves the baseline forward. */
   async snapshot(opts: SnapshotOptions): Promise<Layer | undefined> {
     const scopes = opts.paths ? this.#scopes(opts.paths) : ["/"];
     const hasher = await this.#contentHasher();
     const plan = await planSnapshot(this.dir, this.#index ?? new Map(), this.#ignored, scopes, { mode: this.#mode, hasher, walk: this.#walk });
     const { walkMs, diffMs, walked } = plan.timings;
-    this.lastSnapshot = { walkMs: walkMs + diffMs, writeMs: 0 };
     if (plan.items.length === 0) {
+      opts.timings?.({ walkMs: walkMs + diffMs, writeMs: 0 });
       this.#index = plan.next;
       this.#logger.debug("snapshot: no changes", { walked, walkMs: Math.round(walkMs), diffMs: Math.round(diffMs) });
       return undefined;
@@ -192,7 +191,7 @@ export class RootFS {
     }
     progress.done({ compressed: formatBytes(blob.size), digest: shortDigest(blob.digest) });
     const tarMs = performance.now() - t0;
-    this.lastSnapshot.writeMs = tarMs;
+    opts.timings?.({ walkMs: walkMs + diffMs, writeMs: tarMs });
     for (const [p, h] of hashes) {
       const rec = plan.next.get(p);
       if (rec && (rec.mode & S_IFMT) === S_IFREG) rec.hash = h;
