@@ -6,7 +6,7 @@
 set -euo pipefail
 
 # command -> Debian package providing it. Order matters only for the message.
-tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc slirp4netns gcc libc.a podman catatonit)
+tools=(docker-registry skopeo umoci busybox jq openssl unshare patchelf dockerd getfattr runc slirp4netns gcc libc.a podman catatonit qemu-aarch64-static git)
 declare -A pkg_of=(
   [docker-registry]=docker-registry
   [skopeo]=skopeo
@@ -27,6 +27,10 @@ declare -A pkg_of=(
   # the deployment examples run under `podman kube play`; catatonit builds its pods' pause image
   [podman]=podman
   [catatonit]=catatonit
+  # arm64 executor image and multi-platform builds run under emulation (tests register the binfmt handler)
+  [qemu-aarch64-static]=qemu-user-static
+  # git contexts are served by git's own http-backend
+  [git]=git
 )
 
 # Base images are built from /bin/busybox, which must be the static build: it is copied
