@@ -12,7 +12,7 @@ beforeAll(async () => {
   // while the host stays untouched.
   bin = await mkdtemp(join(tmpdir(), "kiln-test-env-"));
   await chmod(bin, 0o755); // the unprivileged run must be able to search it
-  for (const tool of ["id", "dpkg-query", "mktemp", "cat", "rm", "docker-registry", "umoci", "jq", "openssl", "unshare", "patchelf", "dockerd", "getfattr", "runc", "slirp4netns", "gcc", "podman", "catatonit"]) {
+  for (const tool of ["id", "dpkg-query", "mktemp", "cat", "rm", "docker-registry", "umoci", "jq", "openssl", "unshare", "patchelf", "dockerd", "getfattr", "runc", "slirp4netns", "gcc", "podman", "catatonit", "qemu-aarch64-static", "git"]) {
     const found = Bun.which(tool);
     if (found) await symlink(found, join(bin, tool));
   }
