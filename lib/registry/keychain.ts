@@ -3,10 +3,14 @@ import { join } from "node:path";
 import { DOCKER_HUB } from "../image/mod.ts";
 import { RegistryError } from "./errors.ts";
 
-export type Credential =
+export type Credential = (
   | { kind: "basic"; username: string; password: string }
   /** An OAuth2 refresh token (`identitytoken`), exchanged at the token realm. */
-  | { kind: "identityToken"; token: string; username?: string };
+  | { kind: "identityToken"; token: string; username?: string }
+) & {
+  /** When a short-lived credential (a cloud login's token) stops working, in ms since the epoch; absent = never. */
+  expiresAt?: number;
+};
 
 export class CredentialError extends RegistryError {
   constructor(registry: string, message: string) {
