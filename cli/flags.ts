@@ -1,7 +1,7 @@
 // kaniko-compatible flags (pflag style: --flag=value, --flag value, bare booleans, repeatable lists) -> BuildOptions.
 import { Command, Option } from "commander";
 import { basename, isAbsolute, resolve } from "node:path";
-import type { BuildOptionsInput, Logger, LogFormat, Level, RegistryOptions, SecretSource, WarmOptionsInput } from "../mod.ts";
+import type { BuildOptionsInput, Logger, LogFormat, Level, Platform, RegistryOptions, SecretSource, WarmOptionsInput } from "../mod.ts";
 import { existsSync, statSync } from "node:fs";
 import { credentialsFromEnv, OPTION_DEFAULTS, parseDuration, parsePlatform, parseLevel } from "../mod.ts";
 
@@ -79,6 +79,7 @@ export function executorCommand(): Command {
     .option("--build-arg <arg>", "NAME=VALUE, or NAME to take it from the environment (repeatable)", list)
     .option("--target <stage>", "stage to build")
     .option("--custom-platform <platform>", "platform of the image, e.g. linux/arm64")
+    .option("--platform <platforms>", "comma-separated platforms (BuildKit's flag), e.g. linux/amd64,linux/arm64: one build per platform, output as one image index")
     .option("--label <kv>", "label KEY=VALUE added to the image (repeatable)", list);
   registryFlags(c)
     .option("--push-retry <n>", withDefault("retries for a failed push", OPTION_DEFAULTS.retries))
@@ -248,7 +249,16 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const snapshotMode = o.snapshotMode;
   if (snapshotMode !== undefined && !["full", "redo", "time"].includes(snapshotMode)) throw new FlagError(`--snapshot-mode "${snapshotMode}": use full, redo or time`);
   const log = parseLogFlags(env, terminal);
-  const platform = parsePlatformFlag(o.customPlatform);
+  let platform = parsePlatformFlag(o.customPlatform);
+  // --platform a,b: one image per platform under an index; one platform means what --custom-platform means.
+  let platforms: Platform[] | undefined;
+  if (o.platform !== undefined) {
+    if (platform) throw new FlagError("--platform and --custom-platform both name the platform: give one of them");
+    const list = String(o.platform).split(",").map((t) => t.trim()).filter(Boolean);
+    if (!list.length) throw new FlagError("--platform: give one or more platforms, e.g. linux/amd64,linux/arm64");
+    platforms = list.map((t) => { try { return parsePlatform(t); } catch (e: any) { throw new FlagError(`--platform: ${e.message}`); } });
+    if (platforms.length === 1) [platform, platforms] = [platforms[0], undefined];
+  }
   const ignoreVarRun = maybeFlag("ignore-var-run") ?? maybeFlag("whitelist-var-run");
   const compressionLevel = int("compression-level");
   // kaniko applies the level only when > 0; above the codec's range it is an error, not a silent clamp.
@@ -272,6 +282,7 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
       buildArgs,
       target: o.target,
       ...(platform ? { platform } : {}),
+      ...(platforms ? { platforms } : {}),
       labels: keyValues("label", o.label),
       registry: {
         ...pullRegistry(env, cwd),

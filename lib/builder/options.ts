@@ -26,6 +26,11 @@ export interface BuildOptions {
   buildArgs: Record<string, string | undefined>;
   target?: string;
   platform: Platform;
+  /**
+   * --platform with several platforms: the Dockerfile is built once per platform (each taking `platform`'s place)
+   * and the outputs name an image index of the results. Unset: one image for `platform`.
+   */
+  platforms?: Platform[];
   labels: Record<string, string>;
   /** How registries are reached, passed to the registry client as it is. */
   registry: RegistryOptions;
