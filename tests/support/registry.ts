@@ -59,7 +59,7 @@ async function run(cmd: string[], cwd: string): Promise<void> {
 }
 
 /** A throwaway CA and a server certificate for IP 127.0.0.1 signed by it. */
-async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+export async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   const ca = join(dir, "ca.pem"), caKey = join(dir, "ca-key.pem");
   const cert = join(dir, "server.pem"), key = join(dir, "server-key.pem"), csr = join(dir, "server.csr");
   const ext = join(dir, "san.ext");
