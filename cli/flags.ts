@@ -215,6 +215,7 @@ function parseWith(c: Command, argv: string[]) {
     registryMap: registryMap(o.registryMap, o.registryMirror, env),
     skipDefaultRegistryFallback: flag("skip-default-registry-fallback"),
     envCredentials: credentialsFromEnv(env),
+    cloudEnv: env,
     dockerConfigDir: env.DOCKER_CONFIG,
     pullRetries: count("image-download-retry"),
   });

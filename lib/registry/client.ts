@@ -46,7 +46,7 @@ export class RegistryClient {
   constructor(opts: RegistryOptions & { logger: Logger }) {
     this.#o = opts;
     this.#log = opts.logger;
-    this.#keychain = new Keychain(opts.dockerConfigDir, opts.credentialHelperPath, opts.envCredentials);
+    this.#keychain = new Keychain({ dockerConfigDir: opts.dockerConfigDir, helperPath: opts.credentialHelperPath, env: opts.envCredentials, cloudEnv: opts.cloudEnv });
     this.#policy = new EndpointPolicy(opts);
   }
 

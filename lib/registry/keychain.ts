@@ -1,6 +1,8 @@
-// Credentials from a Docker config.json: credHelpers, credsStore, then auths (as docker/cli resolves them).
+// Credentials for a registry: Docker's config.json (credHelpers, credsStore, then auths, as docker/cli resolves them),
+// then credentials the environment names, then the registry's cloud (ECR, GCR/Artifact Registry, ACR), then none.
 import { join } from "node:path";
 import { DOCKER_HUB } from "../image/mod.ts";
+import { CLOUD_LOGINS, cloudProviderFor, HELPER_PROVIDERS, type CloudLogin, type CloudProviderName } from "./cloud.ts";
 import { RegistryError } from "./errors.ts";
 
 export type Credential = (
@@ -57,39 +59,65 @@ export function helperServerURL(registry: string): string {
   return registry === DOCKER_HUB ? HUB_SERVER : registry;
 }
 
+/** A short-lived credential is fetched again this long before it expires (or at half its life, if that is sooner). */
+const EXPIRY_MARGIN_MS = 5 * 60_000;
+
+export interface KeychainOptions {
+  /** the directory holding config.json; undefined means no file */
+  dockerConfigDir?: string;
+  /** the PATH searched for docker-credential-* helpers; undefined means the process PATH */
+  helperPath?: string;
+  /** credentials the caller found in the environment, by registry; used when config.json has none */
+  env?: Record<string, { username: string; password: string }>;
+  /**
+   * The environment handed to the cloud logins (region, endpoint overrides, token files). The caller (the CLI) passes
+   * its own; the SDKs' credential chains also read process.env themselves, which nothing here can prevent.
+   */
+  cloudEnv?: Readonly<Record<string, string | undefined>>;
+  /** provider -> login; tests replace them */
+  cloudLogins?: Partial<Record<CloudProviderName, () => Promise<CloudLogin>>>;
+  now?: () => number;
+}
+
+interface Cached {
+  credential: Promise<Credential | undefined>;
+  /** when to resolve again (a cloud token nearing its expiry); undefined = for the life of the process */
+  staleAt?: number;
+}
+
 export class Keychain {
   readonly configPath: string | undefined;
   #config: Promise<DockerConfigFile> | undefined;
-  #cache = new Map<string, Promise<Credential | undefined>>();
+  #cache = new Map<string, Cached>();
+  #o: KeychainOptions;
+  #now: () => number;
 
-  #helperPath: string | undefined;
-  #env: Record<string, { username: string; password: string }>;
-
-  /**
-   * dockerConfigDir: the directory holding config.json; undefined means no file.
-   * helperPath: the PATH searched for docker-credential-* helpers; undefined means the process PATH.
-   * env: credentials the caller found in the environment, by registry; used when config.json has none.
-   */
-  constructor(dockerConfigDir: string | undefined, helperPath?: string, env: Record<string, { username: string; password: string }> = {}) {
-    this.configPath = dockerConfigDir ? join(dockerConfigDir, "config.json") : undefined;
-    this.#helperPath = helperPath;
-    this.#env = env;
+  constructor(o: KeychainOptions = {}) {
+    this.configPath = o.dockerConfigDir ? join(o.dockerConfigDir, "config.json") : undefined;
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
   }
 
   /** Where credentials are looked up, for error messages. */
-  describe(): string {
+  describe(registry?: string): string {
     const file = this.configPath ? `in ${this.configPath}` : "(no Docker config given; set DOCKER_CONFIG to a directory with config.json)";
-    const env = Object.keys(this.#env);
-    return env.length ? `${file} or from the environment (for ${env.join(", ")})` : file;
+    const env = Object.keys(this.#o.env ?? {});
+    const where = env.length ? `${file} or from the environment (for ${env.join(", ")})` : file;
+    const cloud = registry && cloudProviderFor(registry);
+    return cloud ? `${where} or through the ${cloud} login's credential chain` : where;
   }
 
   resolve(registry: string): Promise<Credential | undefined> {
-    let p = this.#cache.get(registry);
-    if (!p) {
-      p = this.#resolve(registry);
-      this.#cache.set(registry, p);
-    }
-    return p;
+    const hit = this.#cache.get(registry);
+    if (hit && (hit.staleAt === undefined || this.#now() < hit.staleAt)) return hit.credential;
+    const entry: Cached = { credential: this.#resolve(registry) };
+    entry.credential.then((c) => {
+      if (c?.expiresAt === undefined) return;
+      const left = c.expiresAt - this.#now();
+      entry.staleAt = c.expiresAt - Math.min(EXPIRY_MARGIN_MS, Math.max(0, left) / 2);
+    }, () => {});
+    this.#cache.set(registry, entry);
+    return entry.credential;
   }
 
   async #load(): Promise<DockerConfigFile> {
@@ -110,16 +138,34 @@ export class Keychain {
     const helperKey = Object.keys(cfg.credHelpers ?? {}).find((k) => sameRegistry(k, registry));
     const helper = helperKey ? cfg.credHelpers![helperKey] : cfg.credsStore;
     if (helper) {
-      const fromHelper = await runHelper(helper, registry, this.#helperPath);
-      if (fromHelper) return fromHelper;
+      const fromHelper = await runHelper(helper, registry, this.#o.helperPath);
+      if (fromHelper !== null) {
+        if (fromHelper) return fromHelper;
+      } else if (HELPER_PROVIDERS[helper]) {
+        // kaniko's image ships these helpers; without the binary, the built-in provider does their job.
+        const viaProvider = await this.#cloud(registry, HELPER_PROVIDERS[helper]);
+        if (viaProvider) return viaProvider;
+      }
     }
     const entries = Object.entries(cfg.auths ?? {});
     // An exact key wins over a normalised match (e.g. "host" over "https://host/v1/").
     const entry = entries.find(([k]) => k === registry) ?? entries.find(([k]) => sameRegistry(k, registry));
     const fromFile = entry ? fromEntry(registry, entry[1], this.configPath!) : undefined;
     if (fromFile) return fromFile;
-    const envKey = Object.keys(this.#env).find((k) => sameRegistry(k, registry));
-    return envKey ? { kind: "basic", ...this.#env[envKey] } : undefined;
+    const env = this.#o.env ?? {};
+    const envKey = Object.keys(env).find((k) => sameRegistry(k, registry));
+    if (envKey) return { kind: "basic", ...env[envKey] };
+    const provider = cloudProviderFor(registry);
+    return provider ? this.#cloud(registry, provider) : undefined;
+  }
+
+  /** A helper names its cloud loosely ("ecr-login" also serves public.ecr.aws); the host decides which login runs. */
+  async #cloud(registry: string, family: "ecr" | "gcr" | "acr" | CloudProviderName): Promise<Credential | undefined> {
+    const byHost = cloudProviderFor(registry);
+    const provider: CloudProviderName = byHost && byHost.startsWith(family) ? byHost : family;
+    const load = this.#o.cloudLogins?.[provider] ?? CLOUD_LOGINS[provider];
+    const login = await load();
+    return login(registry, { env: this.#o.cloudEnv ?? {} });
   }
 }
 
@@ -140,10 +186,10 @@ function fromEntry(registry: string, e: AuthEntry, path: string): Credential | u
   return undefined;
 }
 
-/** Runs docker-credential-<name> get; a helper that is missing or knows nothing yields undefined. */
-async function runHelper(name: string, registry: string, path: string | undefined): Promise<Credential | undefined> {
+/** Runs docker-credential-<name> get: null when there is no such binary, undefined when it knows nothing. */
+async function runHelper(name: string, registry: string, path: string | undefined): Promise<Credential | undefined | null> {
   const bin = Bun.which(`docker-credential-${name}`, path !== undefined ? { PATH: path } : undefined);
-  if (!bin) return undefined;
+  if (!bin) return null;
   const proc = Bun.spawn([bin, "get"], { stdin: new TextEncoder().encode(helperServerURL(registry)), stdout: "pipe", stderr: "pipe" });
   const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   if (code !== 0) {

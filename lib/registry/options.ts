@@ -36,6 +36,11 @@ export interface RegistryOptions {
   ignoreImmutableTagErrors?: boolean;
   /** registry -> credentials from the environment (GitLab CI, DOCKER_<host>_USR/_PSW); config.json wins */
   envCredentials?: Record<string, { username: string; password: string }>;
+  /**
+   * the environment the cloud logins (ECR, GCR, ACR) read: region, endpoint overrides, token files. The CLI passes its
+   * own; undefined = an empty one (the SDKs' chains still read process.env themselves).
+   */
+  cloudEnv?: Readonly<Record<string, string | undefined>>;
   /** directory holding config.json (DOCKER_CONFIG); undefined = no file auth */
   dockerConfigDir?: string;
   /** PATH searched for docker-credential-* helpers (the CLI passes $PATH); undefined = the process PATH */

@@ -105,7 +105,7 @@ export class Session {
 
   /** Where credentials come from, for messages. */
   credentialsHint(): string {
-    return this.#o.keychain.describe();
+    return this.#o.keychain.describe(this.registry);
   }
 
   /** Turns a non-success response into a RegistryError (consumes the body). */
