@@ -1,0 +1,148 @@
+// kiln's executor image against Docker BuildKit (issue 16), build + push to a loopback registry, interleaved rounds,
+// each builder cold every round:
+//   - BuildKit: the test suite's private dockerd (tests/support/docker.ts), `docker builder prune -af` and the
+//     previous result removed before each round, `docker build --network host` + `docker push`;
+//   - kiln: the executor image (scripts/images.sh with dist/kiln), unpacked once, copied to a fresh root for every
+//     round and run as tests/support/container.ts runs it (new mount + PID namespaces, fresh /proc, chroot): it
+//     builds in place on that temp root, never on the host's /.
+// Both pull the same busybox base from the same registry. Prints per-round times, medians, kiln/BuildKit ratios,
+// kiln's own stage/step summary (with --profile, its per-step debug split) and the load (`uptime`) around the run.
+//
+// Usage (as root; dist/kiln is compiled when missing, the images are built into a temp dir unless --images):
+//   node_modules/.bin/bun scripts/bench/executor-vs-buildkit.ts [--rounds 3] [--workloads files10k,stages3]
+//       [--images DIR] [--profile] [--keep-order]
+// Workloads: files10k (RUN writes 10,000 files), stages3 (3 independent stages + a final one COPYing from each),
+// files100k (RUN writes 100,000 files; not in the default set). Rounds alternate which builder goes first
+// unless --keep-order (kiln first). As root, everything works on a fresh ext4 on a loop device (support.ts).
+import { cpSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startRegistry } from "../../tests/support/registry.ts";
+import { pushBusybox } from "../../tests/support/base-images.ts";
+import { startDocker } from "../../tests/support/docker.ts";
+import { runContainer } from "../../tests/support/container.ts";
+import { ensureBinary, REPO } from "../../tests/support/kiln.ts";
+import { benchFileSystem, median, sh } from "./support.ts";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const value = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
+};
+const rounds = Number(value("--rounds", "3"));
+const profile = flag("--profile");
+
+/** `files` files of a few bytes in 100 directories under /data, written by one awk (no process per file). */
+const writeFiles = (files: number) =>
+  `RUN awk 'BEGIN { for (d = 0; d < 100; d++) { system("mkdir -p /data/" d); for (f = 0; f < ${files / 100}; f++) { p = "/data/" d "/" f; print d "-" f > p; close(p) } } }'`;
+
+const WORKLOADS: Record<string, (base: string) => string> = {
+  files10k: (base) => `FROM ${base}\n${writeFiles(10_000)}\n`,
+  files100k: (base) => `FROM ${base}\n${writeFiles(100_000)}\n`,
+  // Each stage: 1,000 small files and 4 MiB of random data, as a small compile step would leave behind.
+  stages3: (base) => ["a", "b", "c"].map((s) => `FROM ${base} AS ${s}
+RUN mkdir -p /out && awk 'BEGIN { for (f = 0; f < 1000; f++) { p = "/out/${s}" f; print f > p; close(p) } }' && head -c 4194304 /dev/urandom > /out/${s}.bin
+`).join("") + `FROM ${base}
+COPY --from=a /out /app/a
+COPY --from=b /out /app/b
+COPY --from=c /out /app/c
+RUN ls /app > /app/listing
+`,
+};
+const chosen = value("--workloads", "files10k,stages3").split(",");
+for (const w of chosen) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w} (known: ${Object.keys(WORKLOADS).join(", ")})`);
+
+const load = () => sh("uptime").trim();
+const loads = [load()];
+console.log(`start: ${loads[0]}`);
+
+const outer = mkdtempSync(join(tmpdir(), "kiln-bench-exec-"));
+const fsys = benchFileSystem(outer, 24, { inodeRatio: 4096 });
+const top = fsys.dir;
+if (fsys.loop) process.env.TMPDIR = top; // the private dockerd puts its data root under tmpdir()
+const reg = await startRegistry();
+const docker = await startDocker();
+type Times = { kiln: number[]; docker: number[]; summaries: string[] };
+const results: Record<string, Times> = {};
+
+async function must(p: Promise<{ code: number; stdout: string; stderr: string }>, what: string) {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${(r.stdout + r.stderr).slice(-3000)}`);
+  return r;
+}
+
+try {
+  const base = await pushBusybox(reg);
+  let images = value("--images", "");
+  if (!images) {
+    await ensureBinary();
+    images = join(top, "images");
+    sh(`bash ${REPO}/scripts/images.sh --out ${images}`);
+  }
+  const template = join(top, "executor-template");
+  sh(`umoci unpack --image ${images}/executor:latest ${template}`);
+  const config = JSON.parse(await Bun.file(join(template, "config.json")).text()) as { process: { env: string[]; args: string[] } };
+  const env = config.process.env;
+
+  for (const w of chosen) {
+    const ctx = join(top, `ctx-${w}`);
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, "Dockerfile"), WORKLOADS[w](base));
+    results[w] = { kiln: [], docker: [], summaries: [] };
+  }
+
+  const runKiln = async (w: string, r: number) => {
+    const root = join(top, `kiln-root-${w}-${r}`);
+    cpSync(join(template, "rootfs"), root, { recursive: true, verbatimSymlinks: true });
+    const t = performance.now();
+    const out = await must(runContainer(root, join(top, `ctx-${w}`), env, [
+      ...config.process.args, "--context", "dir:///workspace", "--destination", `${reg.host}/kiln-${w}:r${r}`,
+      "--insecure", "--insecure-pull", "--log-format", "text", ...(profile ? ["-v", "debug"] : []),
+    ]), `kiln ${w}`);
+    const s = (performance.now() - t) / 1000;
+    results[w].kiln.push(s);
+    // The timings summary (stages, steps with -v debug, outputs, total): where kiln's own time went.
+    results[w].summaries.push(out.stderr.split("\n").filter((l) => /Stage \d|^\S*\s+[\d.]+s  |Outputs|Build took|took|snapshot/i.test(l)).join("\n"));
+    rmSync(root, { recursive: true, force: true });
+    return s;
+  };
+  const runDocker = async (w: string, r: number) => {
+    await must(docker.run(["builder", "prune", "-af"]), "docker builder prune");
+    for (const img of (await docker.run(["images", "-q"])).stdout.split("\n").filter(Boolean)) await docker.run(["rmi", "-f", img]);
+    const ref = `${reg.host}/docker-${w}:r${r}`;
+    const t = performance.now();
+    await must(docker.run(["build", "--network", "host", "-q", "-t", ref, join(top, `ctx-${w}`)]), `docker build ${w}`);
+    await must(docker.run(["push", "-q", ref]), `docker push ${w}`);
+    const s = (performance.now() - t) / 1000;
+    results[w].docker.push(s);
+    return s;
+  };
+
+  for (let r = 0; r < rounds; r++) {
+    for (const w of chosen) {
+      const order = !flag("--keep-order") && r % 2 ? [runDocker, runKiln] : [runKiln, runDocker];
+      const took = [];
+      for (const f of order) took.push(`${f === runKiln ? "kiln" : "buildkit"} ${(await f(w, r)).toFixed(2)} s`);
+      console.log(`round ${r + 1} ${w}: ${took.join(", ")}  (${load().replace(/.*load/, "load")})`);
+    }
+  }
+} finally {
+  await docker.stop();
+  await reg.stop();
+  Bun.spawnSync(["bash", "-c", `grep -o ' ${top}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
+  fsys.close();
+  rmSync(outer, { recursive: true, force: true });
+}
+loads.push(load());
+
+console.log(`\n${rounds} rounds, ${new Date().toISOString()}\nload at start: ${loads[0]}\nload at end:   ${loads[1]}\n`);
+console.log("| workload | BuildKit median | kiln executor median | kiln / BuildKit |\n|---|---|---|---|");
+for (const [w, t] of Object.entries(results)) {
+  const d = median(t.docker), k = median(t.kiln);
+  console.log(`| ${w} | ${d.toFixed(2)} s | ${k.toFixed(2)} s | ${(k / d).toFixed(2)}x |`);
+}
+for (const [w, t] of Object.entries(results)) {
+  console.log(`\n${w} per round: BuildKit ${t.docker.map((x) => x.toFixed(2)).join(", ")}; kiln ${t.kiln.map((x) => x.toFixed(2)).join(", ")}`);
+  console.log(`kiln's summary (last round):\n${t.summaries.at(-1)}`);
+}
