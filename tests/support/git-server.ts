@@ -1,21 +1,43 @@
 // A git smart-HTTP server for tests: Bun.serve on 127.0.0.1 in front of git's own `git http-backend` (CGI),
-// serving the bare repositories under one directory.
-import { existsSync } from "node:fs";
+// serving the bare repositories under one directory; optionally behind HTTP basic auth and over TLS.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 export interface GitServer {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https://... with `tls` */
   url: string;
+  /** host:port, for git:// specs */
+  host: string;
   stop(): void;
+}
+
+export interface GitServerOptions {
+  /** Accepted basic-auth username -> password; without it the server is open. */
+  users?: Record<string, string>;
+  /** PEM files of the server's certificate and key (e.g. makeCerts from registry.ts). */
+  tls?: { cert: string; key: string };
 }
 
 const BACKEND = "/usr/lib/git-core/git-http-backend";
 
-export function startGitServer(projectRoot: string): GitServer {
+function authorized(req: Request, users: Record<string, string>): boolean {
+  const m = /^Basic (.+)$/.exec(req.headers.get("authorization") ?? "");
+  if (!m) return false;
+  const text = Buffer.from(m[1], "base64").toString();
+  const i = text.indexOf(":");
+  return i >= 0 && Object.hasOwn(users, text.slice(0, i)) && users[text.slice(0, i)] === text.slice(i + 1);
+}
+
+export function startGitServer(projectRoot: string, opts: GitServerOptions = {}): GitServer {
   if (!existsSync(BACKEND)) throw new Error(`${BACKEND} not found: install git (apt-get install git)`);
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    ...(opts.tls ? { tls: { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } } : {}),
     async fetch(req) {
+      if (opts.users && !authorized(req, opts.users)) {
+        return new Response("authentication required\n", { status: 401, headers: { "WWW-Authenticate": 'Basic realm="kiln test git"' } });
+      }
       const u = new URL(req.url);
       const body = req.method === "POST" ? new Uint8Array(await req.arrayBuffer()) : undefined;
       const p = Bun.spawn([BACKEND], {
@@ -42,5 +64,60 @@ export function startGitServer(projectRoot: string): GitServer {
       return new Response(out.subarray(split + 4), { status, headers });
     },
   });
-  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+  const host = `127.0.0.1:${server.port}`;
+  return { url: `${opts.tls ? "https" : "http"}://${host}`, host, stop: () => server.stop(true) };
+}
+
+function sh(cmd: string, cwd: string): string {
+  const p = Bun.spawnSync(["sh", "-c", cmd], { cwd, stderr: "pipe", env: { PATH: "/usr/bin:/bin", HOME: cwd } });
+  if (p.exitCode !== 0) throw new Error(`${cmd}: ${p.stderr.toString()}`);
+  return p.stdout.toString().trim();
+}
+
+const GIT = "git -c user.name=t -c user.email=t@example.com -c init.defaultBranch=main -c protocol.file.allow=always";
+
+function commitFiles(work: string, files: Record<string, string>, message: string): string {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(work, name)), { recursive: true });
+    writeFileSync(join(work, name), text);
+  }
+  sh(`${GIT} add -A && ${GIT} commit -qm ${JSON.stringify(message)}`, work);
+  return sh("git rev-parse HEAD", work);
+}
+
+/** What makeContextRepos built: bare repositories `main.git` and `lib.git` under `root`, and the commit ids tests pin. */
+export interface ContextRepos {
+  root: string;
+  /** the commit on main that is no branch's head (its files say "v1") */
+  oldCommit: string;
+  /** the commit of lib.git that main.git's submodule points at */
+  libCommit: string;
+}
+
+/**
+ * Repositories for git build contexts: main.git has `main` (head: files say "v2", a submodule `lib` at ../lib.git,
+ * and app/Dockerfile for --context-sub-path), branch `feature` (files say "feature"), tag `t1` (files say "tag"),
+ * and an older commit on main (files say "v1"). Each state has a Dockerfile `FROM scratch` + `COPY . /ctx`.
+ */
+export function makeContextRepos(root: string): ContextRepos {
+  const dockerfile = "FROM scratch\nCOPY . /ctx\n";
+  const lib = join(root, "lib-work"), work = join(root, "main-work");
+  mkdirSync(lib, { recursive: true });
+  mkdirSync(work, { recursive: true });
+  sh(`${GIT} init -q`, lib);
+  const libCommit = commitFiles(lib, { "lib.txt": "from the submodule\n" }, "lib");
+  commitFiles(lib, { "lib.txt": "a later lib commit the submodule does not point at\n" }, "lib later");
+  sh(`git clone -q --bare . ../lib.git`, lib);
+
+  sh(`${GIT} init -q`, work);
+  const oldCommit = commitFiles(work, { Dockerfile: dockerfile, "which.txt": "v1\n" }, "v1");
+  sh(`${GIT} checkout -qb feature`, work);
+  commitFiles(work, { "which.txt": "feature\n" }, "feature");
+  sh(`${GIT} checkout -qb for-tag ${oldCommit}`, work);
+  commitFiles(work, { "which.txt": "tag\n" }, "tag");
+  sh(`${GIT} tag -a t1 -m t1 && ${GIT} checkout -q main && ${GIT} branch -qD for-tag`, work);
+  commitFiles(work, { "which.txt": "v2\n", "app/Dockerfile": dockerfile, "app/app.txt": "app\n" }, "v2");
+  sh(`${GIT} submodule add -q ../lib.git lib && git -C lib checkout -q ${libCommit} && ${GIT} add lib && ${GIT} commit -qm submodule`, work);
+  sh(`git clone -q --bare . ../main.git`, work);
+  return { root, oldCommit, libCommit };
 }
