@@ -43,7 +43,7 @@ const BOOL = [
 
 /** Flags kiln accepts for kaniko compatibility but does not act on yet: using one gets a warning, not silence. */
 const NOT_YET = new Set([
-  "use-new-run", "git", "force-build-metadata",
+  "use-new-run", "force-build-metadata",
 ]);
 
 /** What --help says of the boolean flags that need a word (the others are kaniko's and self-explanatory). */
@@ -66,9 +66,10 @@ function quietCommand(name: string, description: string): Command {
 
 export function executorCommand(): Command {
   const c = quietCommand("executor", "Build a container image from a Dockerfile and push it, without a Docker daemon")
-    .option("-c, --context <path>", withDefault("build context: dir://PATH or a path", OPTION_DEFAULTS.context))
+    .option("-c, --context <path>", withDefault("build context: a path, dir://PATH, tar://PATH.tar.gz, tar://stdin, s3://BUCKET/KEY, gs://BUCKET/PATH, git://REPO[#REF][#COMMIT], https://HOST/PATH.git, https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB or https://HOST/PATH.tar.gz", OPTION_DEFAULTS.context))
     .option("--context-sub-path <path>", "sub-path of the context to use")
-    .option("-f, --dockerfile <path>", withDefault("path of the Dockerfile", OPTION_DEFAULTS.dockerfile))
+    .option("--context-size-limit <size>", withDefault("the most a fetched context's tar may hold: bytes, or a number with KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)", "10GiB"))
+    .option("-f, --dockerfile <path>", withDefault("path or http(s) URL of the Dockerfile", OPTION_DEFAULTS.dockerfile))
     .option("-d, --destination <ref>", "image to push (repeatable)", list)
     .addOption(new Option("--no-push [bool]", "build without pushing"))
     .option("--tar-path <path>", "also write the image as a docker-archive tarball")
@@ -97,7 +98,7 @@ export function executorCommand(): Command {
     .option("--cache-dir <dir>", withDefault("base-image cache directory the warmer fills; read before the registry when it exists", OPTION_DEFAULTS.cacheDir))
     .option("--cache-ttl <duration>", withDefault("cache entry lifetime (Go duration); older cached tag references are fetched again", OPTION_DEFAULTS.cacheTtl))
     .option("--ignore-path <path>", "path left out of snapshots (repeatable)", list)
-    .option("--git <kv>", "git context options (repeatable)", list)
+    .option("--git <kv>", "git context options: branch=NAME, single-branch=BOOL, recurse-submodules=BOOL, insecure-skip-tls=BOOL (comma-separated or repeated)", list)
     .option("--secret <spec>", "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)", list)
     .option("-v, --verbosity <level>", "panic, fatal, error, warn, info, debug or trace", "info")
     .option("--log-format <format>", LOG_FORMAT_HELP)
@@ -269,8 +270,11 @@ export function parseExecutorArgs(argv: string[], env: Record<string, string | u
   const sourceDateEpoch = epochFromEnv(env.SOURCE_DATE_EPOCH);
   return {
     options: {
-      context: abs(o.context),
+      context: contextSpec(o.context, cwd),
       contextSubPath: o.contextSubPath,
+      env,
+      git: gitOptions(o.git),
+      ...(o.contextSizeLimit !== undefined ? { contextSizeLimit: byteSize("context-size-limit", o.contextSizeLimit) } : {}),
       dockerfile: o.dockerfile,
       cwd,
       destinations,
@@ -381,6 +385,47 @@ export function parseWarmerArgs(argv: string[], env: Record<string, string | und
     },
     log: log(env, terminal),
   };
+}
+
+/** A local context (a path, dir://PATH, tar://PATH) made absolute against `cwd`; other sources as they are. */
+export function contextSpec(spec: string | undefined, cwd: string): string | undefined {
+  if (spec === undefined) return undefined;
+  const m = /^(dir|tar):\/\/(.*)$/s.exec(spec);
+  if (m) return m[1] === "tar" && m[2] === "stdin" ? spec : `${m[1]}://${resolve(cwd, m[2])}`;
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(spec) ? spec : resolve(cwd, spec);
+}
+
+const GIT_KEYS = { "branch": "branch", "single-branch": "singleBranch", "recurse-submodules": "recurseSubmodules", "insecure-skip-tls": "insecureSkipTLS" } as const;
+
+/** kaniko's --git KEY=VALUE, repeated or comma-separated (a part without "=" continues the previous value). */
+export function gitOptions(items: string[] = []): { branch?: string; singleBranch?: boolean; recurseSubmodules?: boolean; insecureSkipTLS?: boolean } {
+  const pairs: [string, string][] = [];
+  for (const item of items) {
+    for (const part of item.split(",")) {
+      const i = part.indexOf("=");
+      if (i < 0 && pairs.length) pairs[pairs.length - 1][1] += `,${part}`;
+      else if (i <= 0) throw new FlagError(`--git "${item}": use KEY=VALUE with KEY one of ${Object.keys(GIT_KEYS).join(", ")}`);
+      else pairs.push([part.slice(0, i).trim(), part.slice(i + 1)]);
+    }
+  }
+  const out: ReturnType<typeof gitOptions> = {};
+  for (const [k, v] of pairs) {
+    const field = GIT_KEYS[k as keyof typeof GIT_KEYS];
+    if (!field) throw new FlagError(`--git "${k}=${v}": unknown key "${k}"; use ${Object.keys(GIT_KEYS).join(", ")}`);
+    if (field === "branch") out.branch = v || undefined;
+    else out[field] = parseBool(`git ${k}`, v);
+  }
+  return out;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4 };
+
+/** "10GiB", "500MB", "1048576": a byte count. */
+export function byteSize(flag: string, text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined || Number(m[1]) <= 0) throw new FlagError(`--${flag} "${text}": give a size such as 10GiB, 500MB or a number of bytes`);
+  return Math.floor(Number(m[1]) * unit);
 }
 
 /** SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: whole seconds; empty means unset. */

@@ -87,6 +87,7 @@ async function executor(args: string[]): Promise<number> {
       selfCommand: selfCommand(),
       logger: log,
       signal: interrupt.signal,
+      stdin: { isTerminal: !!process.stdin.isTTY, stream: () => Bun.stdin.stream() },
       // Live progress lines step aside first, or a RUN's output would be drawn over.
       stdout: (c) => { log.clearProgress(); writeAll(1, c); },
       stderr: (c) => { log.clearProgress(); writeAll(2, c); },

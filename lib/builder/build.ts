@@ -6,7 +6,7 @@ import type { Dockerfile } from "../dockerfile/mod.ts";
 import { parseDockerfile } from "../dockerfile/mod.ts";
 import type { Image } from "../image/mod.ts";
 import { OutputStage, parsePlatform } from "../image/mod.ts";
-import { forDockerfile, openContext, type BuildContext } from "../context/mod.ts";
+import { downloadDockerfile, forDockerfile, openContext, type BuildContext } from "../context/mod.ts";
 import { RegistryClient } from "../registry/mod.ts";
 import { DirBaseImageCache } from "../cache/mod.ts";
 import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./options.ts";
@@ -40,52 +40,68 @@ export async function build(input: BuildOptionsInput): Promise<BuildResult> {
   const timings = new BuildTimings(log);
   // Bad destinations fail before anything is pulled, run or pushed, and before a work directory exists.
   checkOutputPaths(options);
-  const opened = await openContext(options.context, { contextSubPath: options.contextSubPath });
+  const base = resolve(options.workDir ?? join(options.tempDir, "kiln"));
+  await reapDeadBuilds(base, log);
+  // Made before the context is opened: a fetched context is unpacked into it, so it goes with the build.
+  const work = BuildDir.create(base, { removeEmptyBase: !options.workDir });
+  const outputs = new OutputStage();
+  const interrupted = whenAborted(options.signal, async () => {
+    // The RUNs first: their runtime state lives in the work dir, and they may still be writing into it.
+    await abortRuns(join(work.dir, "runc"));
+    outputs.discard();
+    work.remove();
+  });
+  let opened: BuildContext | undefined;
   try {
-    const dockerfilePath = isAbsolute(options.dockerfile) ? options.dockerfile : join(opened.dir, options.dockerfile);
-    if (!existsSync(dockerfilePath)) {
-      throw new BuildError(`Dockerfile not found: ${dockerfilePath} (give --dockerfile PATH; a relative path is looked up in the current directory, then in the context)`);
-    }
-    const df = parseDockerfile(readFileSync(dockerfilePath, "utf8"), { file: options.dockerfile });
-    for (const w of df.warnings) log.warn(`${df.file}:${w.line}: ${w.message} (${w.rule})`);
-    const ctx = forDockerfile(opened, dockerfilePath);
-    const base = resolve(options.workDir ?? join(options.tempDir, "kiln"));
-    await reapDeadBuilds(base, log);
-    const work = BuildDir.create(base, { removeEmptyBase: !options.workDir });
-    const outputs = new OutputStage();
-    const interrupted = whenAborted(options.signal, async () => {
-      // The RUNs first: their runtime state lives in the work dir, and they may still be writing into it.
-      await abortRuns(join(work.dir, "runc"));
-      outputs.discard();
-      work.remove();
-    });
-    try {
+    const running = (async () => {
+      opened = await openContext(options.context, {
+        contextSubPath: options.contextSubPath, workDir: work.dir, stdin: options.stdin,
+        fetch: { env: options.env, git: options.git, maxBytes: options.contextSizeLimit, caFiles: options.registry.caFiles, signal: options.signal },
+      });
+      const dockerfilePath = await dockerfileIn(opened, options, work.dir);
+      const df = parseDockerfile(readFileSync(dockerfilePath, "utf8"), { file: options.dockerfile });
+      for (const w of df.warnings) log.warn(`${df.file}:${w.line}: ${w.message} (${w.rule})`);
+      const ctx = forDockerfile(opened, dockerfilePath);
       const inPlace = options.mode === "in-place"
         ? InPlaceRoot.open({ workDir: base, contextDir: ctx.dir, extraIgnorePaths: options.ignorePaths, logger: log, tmpDir: join(work.dir, "tmp") })
         : undefined;
-      const running = (async () => {
-        try {
-          return await runBuild(df, options, work.dir, ctx, outputs, timings, inPlace);
-        } finally {
-          if (inPlace && options.cleanup && !options.signal?.aborted) await inPlace.cleanup();
-        }
-      })();
-      return await Promise.race([running, interrupted.promise]);
-    } catch (e) {
-      // A failed build says where its time went too (steps done so far, the failing one's stage included).
-      if (!options.signal?.aborted) timings.summarize();
-      throw fullWorkDir(e, base);
-    } finally {
-      interrupted.dispose();
-      await interrupted.settled();
-      // The RUN network's helpers would also end with the process; a library caller's process may live on.
-      await closeNetwork(join(work.dir, "runc"));
-      outputs.discard();
-      work.remove();
-    }
+      try {
+        return await runBuild(df, options, work.dir, ctx, outputs, timings, inPlace);
+      } finally {
+        if (inPlace && options.cleanup && !options.signal?.aborted) await inPlace.cleanup();
+      }
+    })();
+    return await Promise.race([running, interrupted.promise]);
+  } catch (e) {
+    // A failed build says where its time went too (steps done so far, the failing one's stage included).
+    if (!options.signal?.aborted) timings.summarize();
+    throw fullWorkDir(e, base);
   } finally {
-    await opened.cleanup();
+    interrupted.dispose();
+    await interrupted.settled();
+    // The RUN network's helpers would also end with the process; a library caller's process may live on.
+    await closeNetwork(join(work.dir, "runc"));
+    outputs.discard();
+    await opened?.cleanup();
+    work.remove();
   }
+}
+
+/**
+ * The Dockerfile's path: a URL is downloaded into the work directory (as kaniko does), a relative path is looked
+ * up in the context (resolveOptions tried the caller's directory first).
+ */
+async function dockerfileIn(ctx: BuildContext, options: BuildOptions, workDir: string): Promise<string> {
+  if (/^https?:\/\//i.test(options.dockerfile)) {
+    const dest = join(workDir, "Dockerfile");
+    await downloadDockerfile(options.dockerfile, dest, { caFiles: options.registry.caFiles, signal: options.signal });
+    return dest;
+  }
+  const path = isAbsolute(options.dockerfile) ? options.dockerfile : join(ctx.dir, options.dockerfile);
+  if (!existsSync(path)) {
+    throw new BuildError(`Dockerfile not found: ${path} (give --dockerfile PATH; a relative path is looked up in the current directory, then in the context)`);
+  }
+  return path;
 }
 
 /**

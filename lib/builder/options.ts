@@ -5,15 +5,24 @@ import type { Platform } from "../image/mod.ts";
 import type { SecretSource } from "../instructions/mod.ts";
 import { hostPlatform } from "../image/mod.ts";
 import type { RegistryOptions } from "../registry/mod.ts";
+import { DEFAULT_CONTEXT_SIZE_LIMIT, type ContextStdin, type GitContextOptions } from "../context/mod.ts";
 import { existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 
 export interface BuildOptions {
-  /** `dir://PATH` or a path. */
+  /** A path, `dir://PATH`, `tar://PATH`, `tar://stdin`, `s3://`, `gs://`, `git://`, or an https:// URL (kaniko's sources). */
   context: string;
   contextSubPath?: string;
-  /** Dockerfile path; relative paths are tried against the current directory, then the context. */
+  /** The caller's environment as a value: what the context sources read (S3_ENDPOINT, AWS_*, GOOGLE_*, AZURE_*, GIT_*). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** --git: how a git context is cloned. */
+  git: GitContextOptions;
+  /** --context-size-limit: the most bytes a fetched context's tar may hold. */
+  contextSizeLimit: number;
+  /** The caller's standard input, read only for `tar://stdin`. */
+  stdin?: ContextStdin;
+  /** Dockerfile path or http(s) URL; relative paths are tried against the current directory, then the context. */
   dockerfile: string;
   destinations: string[];
   noPush: boolean;
@@ -127,6 +136,8 @@ export type BuildOptionsInput = Partial<BuildOptions> & Pick<BuildOptions, "self
 export const OPTION_DEFAULTS = {
   context: "/workspace/",
   dockerfile: "Dockerfile",
+  /** --context-size-limit: 10 GiB. */
+  contextSizeLimit: DEFAULT_CONTEXT_SIZE_LIMIT,
   compression: "gzip",
   snapshotMode: "full",
   retries: 0,
@@ -149,6 +160,9 @@ export function resolveOptions(input: BuildOptionsInput): BuildOptions {
   const registry = resolveRegistryOptions(given.registry, { kanikoDir, homeDir, sslCertDir, sslCertFile });
   return {
     context: OPTION_DEFAULTS.context,
+    env: {},
+    git: {},
+    contextSizeLimit: OPTION_DEFAULTS.contextSizeLimit,
     destinations: [],
     noPush: false,
     buildArgs: {},

@@ -1,5 +1,9 @@
-export { openContext, forDockerfile, ContextError } from "./context.ts";
-export type { BuildContext, OpenContextOptions } from "./context.ts";
+export { openContext, forDockerfile, contextKind, ContextError } from "./context.ts";
+export type { BuildContext, OpenContextOptions, ContextKind } from "./context.ts";
+export type { ContextFetchOptions, GitContextOptions } from "./source.ts";
+export type { ContextStdin } from "./stdin.ts";
+export { DEFAULT_CONTEXT_SIZE_LIMIT } from "./unpack.ts";
+export { downloadDockerfile } from "./https.ts";
 export { IgnoreMatcher, parseDockerignore } from "./dockerignore.ts";
 export { resolveSource } from "./sources.ts";
 export type { ResolvedSource } from "./sources.ts";

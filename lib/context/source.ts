@@ -18,6 +18,8 @@ export interface ContextFetchOptions {
   git: GitContextOptions;
   /** The most bytes a remote context may unpack to; past it the fetch fails naming the limit and its flag. */
   maxBytes: number;
+  /** PEM files trusted besides the built-in roots (the build's SSL_CERT_FILE, SSL_CERT_DIR, <kaniko dir>/ssl/certs). */
+  caFiles?: string[];
   signal?: AbortSignal;
 }
 

@@ -5,7 +5,7 @@
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import zlib from "node:zlib";
-import { LayerFormatError, readLayer } from "../layer/mod.ts";
+import { LayerFormatError, readLayer, type ReadEntry } from "../layer/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { applyEntries, type UntarRules } from "./apply.ts";
 import { ArchiveError } from "./errors.ts";
@@ -85,10 +85,15 @@ export interface ExtractOptions extends Omit<UntarRules, "dest"> {
  * An entry that cannot be unpacked is an ArchiveError; a full disk keeps its code.
  */
 export async function extractArchive(root: string, archive: string, codec: ArchiveCodec, destDir: string, opts: ExtractOptions): Promise<string[]> {
+  return extractEntries(root, readLayer(decompressed(archive, codec)), destDir, opts);
+}
+
+/** extractArchive for entries already read (a build context streamed from elsewhere), with the same rules and errors. */
+export async function extractEntries(root: string, entries: AsyncIterable<ReadEntry>, destDir: string, opts: ExtractOptions): Promise<string[]> {
   const written = new Set<string>();
   const { logger, ...rules } = opts;
   try {
-    await applyEntries(root, readLayer(decompressed(archive, codec)), { logger, ignorePaths: [], touched: written, untar: { ...rules, dest: layerPath(destDir) } });
+    await applyEntries(root, entries, { logger, ignorePaths: [], touched: written, untar: { ...rules, dest: layerPath(destDir) } });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (e instanceof ArchiveError || code === "ENOSPC" || code === "EDQUOT") throw e;

@@ -2,7 +2,7 @@
 export { RootFS, type RootFSOptions, type SnapshotOptions } from "./rootfs.ts";
 export type { SnapshotMode } from "./index.ts";
 export { XattrError, getXattrs, setXattr } from "./xattr.ts";
-export { archiveCodec, extractArchive, type ArchiveCodec, type ExtractOptions } from "./archive.ts";
+export { archiveCodec, extractArchive, extractEntries, type ArchiveCodec, type ExtractOptions } from "./archive.ts";
 export { resolveUser, type ResolvedUser } from "./user.ts";
 export { ArchiveError, LayerApplyError, LayerDigestError, UserLookupError } from "./errors.ts";
 export { resolveInRoot, resolveHostPath, layerPath } from "./paths.ts";
