@@ -30,6 +30,10 @@ export interface StartRegistryOptions {
   tls?: boolean;
   /** TLS that also requires a client certificate signed by the test CA (mutual TLS); implies tls */
   mtls?: boolean;
+  /** extra DNS names the server certificate carries (a cloud host name mapped to 127.0.0.1); implies tls */
+  dnsNames?: string[];
+  /** the htpasswd / token user (default "kiln"); ECR's tokens are for "AWS" */
+  username?: string;
 }
 
 export class TestRegistryError extends Error {
@@ -58,15 +62,16 @@ async function run(cmd: string[], cwd: string): Promise<void> {
   if (code !== 0) throw new TestRegistryError(`${cmd[0]} failed (exit ${code}): ${err.trim()}`);
 }
 
-/** A throwaway CA and a server certificate for IP 127.0.0.1 signed by it. */
-export async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+/** A throwaway CA and a server certificate for IP 127.0.0.1 (and dnsNames) signed by it. */
+export async function makeCerts(dir: string, dnsNames: string[] = []): Promise<{ ca: string; cert: string; key: string }> {
   const ca = join(dir, "ca.pem"), caKey = join(dir, "ca-key.pem");
   const cert = join(dir, "server.pem"), key = join(dir, "server-key.pem"), csr = join(dir, "server.csr");
   const ext = join(dir, "san.ext");
   await run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", ca,
     "-days", "2", "-subj", "/CN=kiln test CA"], dir);
   await run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"], dir);
-  await writeFile(ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+  await writeFile(ext, `subjectAltName=${["IP:127.0.0.1", ...dnsNames.map((n) => `DNS:${n}`)].join(",")}\n`
+    + "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
   await run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert,
     "-days", "2", "-extfile", ext], dir);
   return { ca, cert, key };
@@ -198,19 +203,19 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     const dataDir = join(dir, "data");
     let username: string | undefined, password: string | undefined, htpasswd: string | undefined;
     if (opts.auth === "htpasswd") {
-      username = "kiln";
+      username = opts.username ?? "kiln";
       password = `pw-${crypto.randomUUID().slice(0, 8)}`;
       htpasswd = join(dir, "htpasswd");
       // distribution only accepts bcrypt entries; Bun emits $2b$, which Go's bcrypt reads.
       await writeFile(htpasswd, `${username}:${await Bun.password.hash(password, { algorithm: "bcrypt", cost: 4 })}\n`);
     }
     if (opts.auth === "token") {
-      username = "kiln";
+      username = opts.username ?? "kiln";
       password = `pw-${crypto.randomUUID().slice(0, 8)}`;
       token = await startTokenServer(dir, username, password);
     }
-    const tls = opts.tls || opts.mtls;
-    const certs = tls ? await makeCerts(dir) : undefined;
+    const tls = opts.tls || opts.mtls || !!opts.dnsNames?.length;
+    const certs = tls ? await makeCerts(dir, opts.dnsNames) : undefined;
     const client = opts.mtls ? await makeClientCert(dir) : undefined;
     const caPem = certs ? await Bun.file(certs.ca).text() : undefined;
     const scheme = tls ? "https" : "http";
