@@ -168,6 +168,7 @@ async function runBuild(
     return buildStage({
       df, stage, base: base.image, baseRoot: base.root, baseArgEnv: base.argEnv, options, workDir, buildContext, metaArgs: plan.metaArgs,
       fromRoot: fromRoots.forStage(index), inPlace, runMounts, timer, ...(cache ? { cache } : {}),
+      internal: !layerCache && !plan.layersLeave(stage),
     });
   }));
   try {

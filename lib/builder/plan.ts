@@ -16,6 +16,11 @@ export interface BuildPlan {
   order: number[];
   /** Earlier stages a stage waits for (FROM, COPY --from, RUN --mount from=). */
   depsOf(stage: Stage): number[];
+  /**
+   * Whether the stage's layers can leave the build: the target and the stages it is FROM (transitively). The
+   * others only feed COPY --from and RUN --mount from=, whose files are read back inside this build.
+   */
+  layersLeave(stage: Stage): boolean;
 }
 
 /** Plans the build of `df`; warns about --build-arg values no needed stage declares. */
@@ -31,7 +36,15 @@ export function planBuild(df: Dockerfile, options: Pick<BuildOptions, "buildArgs
   const target = targetStage(df, options.target);
   const order = options.skipUnusedStages === false ? df.stages.slice(0, target.index + 1).map((s) => s.index) : neededStages(df, target, imageOf);
   warnUnusedBuildArgs(df, order, options);
-  return { metaArgs, baseOf, target, order, depsOf: (s) => stageDeps(df, s, imageOf) };
+  const leaving = baseChain(df, target, imageOf);
+  return { metaArgs, baseOf, target, order, depsOf: (s) => stageDeps(df, s, imageOf), layersLeave: (s) => leaving.has(s.index) };
+}
+
+/** `target` and the earlier stages it is built FROM, one after another: the stages whose layers its image holds. */
+export function baseChain(df: Dockerfile, target: Stage, baseOf: (s: Stage) => string): Set<number> {
+  const chain = new Set<number>();
+  for (let s: Stage | undefined = target; s && !chain.has(s.index); s = findStage(df, baseOf(s), s.index)) chain.add(s.index);
+  return chain;
 }
 
 /** BuildKit's automatic platform ARGs, visible to FROM lines and to stages that declare them. */

@@ -47,6 +47,11 @@ export interface StageInput {
   /** Default: none (every step executes). */
   cache?: StepCache;
   timer?: StageTimer;
+  /**
+   * The stage's layers never leave the build (no output holds them, no layer cache stores them): they are read back
+   * only for COPY --from, so they are written as plain tar, with no compression to pay for and undo.
+   */
+  internal?: boolean;
 }
 
 export async function buildStage(input: StageInput): Promise<StageResult> {
@@ -67,11 +72,12 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   // A stage FROM an earlier one has that stage's ARG values in scope (so in its steps' cache keys), undeclared.
   let state: StageState = { config, args: new Map(input.baseArgEnv), argEnv: new Map(input.baseArgEnv), linear: true };
   const clock = buildClock(options);
+  const compression = input.internal ? "none" : options.compression;
   const runner = new StepRunner({
     df, root, singleSnapshot: options.singleSnapshot,
     ctx: stepContext(input, root.dir, tmpDir),
     snapshot: {
-      compression: options.compression, level: options.compressionLevel, mediaType: layerMediaType(image.format, options.compression),
+      compression, level: options.compressionLevel, mediaType: layerMediaType(image.format, compression),
       ...(clock.epoch !== undefined ? { sourceDateEpoch: clock.epoch } : {}),
     },
   });

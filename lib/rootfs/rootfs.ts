@@ -26,7 +26,7 @@ export interface RootFSOptions {
 }
 
 export interface SnapshotOptions {
-  compression: "gzip" | "zstd";
+  compression: "gzip" | "zstd" | "none";
   level?: number;
   mediaType: string;
   /** Limit the scan to these root paths (what COPY/WORKDIR touched); the whole tree when absent. */

@@ -85,3 +85,36 @@ test("FROM scratch --compression=zstd: the layer is labelled zstd and the image 
   expect(manifest.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
   expect(manifest.layers.map((l: any) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar+zstd"]);
 }, 120_000);
+
+// Layers of stages that only feed COPY --from never leave the build: they are written as plain tar (no gzip to pay
+// for and undo). The copied files are the same, and every layer of the outputs is still compressed and valid.
+test("a stage that only feeds COPY --from writes plain-tar layers; the outputs' layers are all gzip", async () => {
+  const ctx = makeContext({
+    Dockerfile: `FROM ${base} AS parent\nRUN echo parent > /parent\nFROM parent AS child\nRUN echo child > /child\n` +
+      `FROM ${base} AS feeder\nRUN head -c 1048576 /dev/zero > /zeros && seq 1 1000 > /numbers\n` +
+      "FROM child\nCOPY --from=feeder /zeros /numbers /copied/\n",
+  });
+  const out = mkdtempSync(join(tmpdir(), "kiln-compress-"));
+  cleanup.push(ctx, out);
+  const layout = join(out, "layout");
+  const dest = `${reg.host}/internal-stage:t`;
+  const r = await runKiln(["-c", ctx, "--insecure", "--insecure-pull", "--oci-layout-path", layout, "-d", dest, "--log-format", "text"]);
+  expect(r.stderr).not.toContain("ERROR");
+  expect(r.code).toBe(0);
+  // The feeder's 1 MiB of zeros: stored as it is (a gzip layer would be about 1 kB), the final COPY of it gzipped.
+  const sizes = [...r.stderr.matchAll(/snapshot: ([\d.]+ [kM]?B) in .* compressed=([\d.]+ [kM]?B)/g)].map((m) => m[2]);
+  expect(sizes.filter((s) => s.endsWith(" MB"))).toHaveLength(1);
+  expect(await validateOciLayout(layout)).toEqual([]);
+  expect(await validateRegistryImage(dest)).toEqual([]);
+  const manifest = JSON.parse(sh(`skopeo inspect --raw --tls-verify=false docker://${dest}`));
+  expect(manifest.layers.every((l: { mediaType: string }) => l.mediaType.endsWith("gzip"))).toBe(true);
+  const img = await inspectOciLayout(layout, "t");
+  try {
+    expect(img.files.get("/copied/numbers")?.content).toBe(sh("seq 1 1000"));
+    expect(img.files.get("/copied/zeros")?.size).toBe(1048576);
+    expect(img.files.get("/child")?.content).toBe("child\n");
+    expect(img.files.get("/parent")?.content).toBe("parent\n");
+  } finally {
+    await cleanupInspected(img);
+  }
+}, 120_000);
