@@ -11,7 +11,7 @@
 // gcloud's application_default_credentials.json (CLOUDSDK_CONFIG), then the metadata server (Workload Identity;
 // GCE_METADATA_HOST, METADATA_SERVER_DETECTION). The CLI passes process.env as opts.env, so both views agree.
 import { readFileSync } from "node:fs";
-import { ContextError } from "./context.ts";
+import { ContextError } from "./errors.ts";
 import type { ArchiveFetcher } from "./source.ts";
 
 const SCOPE = "https://www.googleapis.com/auth/devstorage.read_only";

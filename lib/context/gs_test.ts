@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-// context.ts first: it imports the sources, which import its ContextError (a cycle that must start there).
-import { ContextError } from "./context.ts";
+import { ContextError } from "./errors.ts";
 import { fetchGcs, gcsBase, parseGcsSpec } from "./gs.ts";
 import type { ContextFetchOptions } from "./source.ts";
 import { startGcsServer, type GcsServer } from "../../tests/support/gcs-server.ts";

@@ -13,7 +13,7 @@
 // credentials AWS_CONTAINER_CREDENTIALS_*_URI, instance metadata and AWS_EC2_METADATA_DISABLED, AWS_ENDPOINT_URL*)
 // is read by the SDK from process.env itself: it takes no such inputs. The CLI passes process.env as opts.env, so
 // both views agree in a real run.
-import { ContextError } from "./context.ts";
+import { ContextError } from "./errors.ts";
 import type { ArchiveFetcher, ContextFetchOptions } from "./source.ts";
 
 type Env = ContextFetchOptions["env"];
