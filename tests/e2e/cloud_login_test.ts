@@ -10,12 +10,13 @@ import {
   type CloudRegistry, type EcrStandIn, type StsStandIn,
 } from "../support/cloud-registry.ts";
 import { runTool } from "../support/image-assert.ts";
-import { makeContext } from "../support/kiln.ts";
+import { makeContext, REPO } from "../support/kiln.ts";
 import { MANIFEST_ACCEPT } from "../support/registry.ts";
 
 setDefaultTimeout(120_000);
 
-const ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+// eu-west-1 while AWS_REGION says us-east-1: the region comes from the host name.
+const ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 
 describe("ECR login with the AWS credential chain", () => {
   let reg: CloudRegistry, sts: StsStandIn, ecr: EcrStandIn, hosts: string, ctx: string, home: string;
@@ -64,8 +65,26 @@ describe("ECR login with the AWS credential chain", () => {
     expect(info.Layers.length).toBe(1);
     // The ECR call was signed with the key STS issued for the web identity token.
     const last = ecr.calls.at(-1)!;
-    expect(last).toEqual({ target: "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken", accessKeyId: sts.issued.at(-1)!.accessKeyId, granted: true });
+    expect(last).toEqual({
+      target: "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken", accessKeyId: sts.issued.at(-1)!.accessKeyId, region: "eu-west-1", granted: true,
+    });
     expect(counts()).toEqual({ sts: before.sts + 1, ecr: before.ecr + 1 });
+  });
+
+  test("ECR Public (public.ecr.aws): the same chain, the ECR Public API in us-east-1", async () => {
+    const pub = await startCloudRegistry("public.ecr.aws", { auth: "htpasswd", username: "AWS" });
+    const pubEcr = startEcrStandIn(() => sts.issued, pub.registry.password!);
+    const pubHosts = hostsFile(["public.ecr.aws"]);
+    try {
+      const r = await runKilnWithHosts(pubHosts, ["-c", ctx, "-d", `${pub.name}/gallery/app:1`, pub.certificateFlag],
+        { ...isolatedCloudEnv(freshHome()), ...sts.irsaEnv(), AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_ECR_PUBLIC: pubEcr.url });
+      if (r.code !== 0) console.error(r.stderr);
+      expect(r.code).toBe(0);
+      expect(pubEcr.calls.map((c) => [c.target, c.region, c.granted])).toEqual([["SpencerFrontendService.GetAuthorizationToken", "us-east-1", true]]);
+    } finally {
+      await Promise.all([pub.stop(), pubEcr.stop()]);
+      rmSync(dirname(pubHosts), { recursive: true, force: true });
+    }
   });
 
   test("config.json credHelpers naming ecr-login works with no docker-credential-ecr-login on PATH", async () => {
@@ -110,4 +129,24 @@ describe("ECR login with the AWS credential chain", () => {
     expect(noneLines[0]).toContain("AWS_WEB_IDENTITY_TOKEN_FILE");
     expect([await status("app/refused:1"), await status("app/none:1")]).toEqual([404, 404]);
   });
+});
+
+test("`kiln version` loads no cloud SDK (they are imported when a registry or context needs them)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-sdk-guard-"));
+  try {
+    const guard = join(dir, "guard.ts");
+    writeFileSync(guard, `import { plugin } from "bun";
+plugin({ name: "sdk-guard", setup(b) {
+  b.onLoad({ filter: /node_modules\\/(@aws-sdk|@smithy|google-auth-library|@azure)\\// }, (a) => { console.error("SDK LOADED " + a.path); process.exit(9); });
+} });
+`);
+    const p = Bun.spawnSync([process.execPath, "--preload", guard, join(REPO, "cli/main.ts"), "version"], { stderr: "pipe", stdout: "pipe" });
+    expect(p.stderr.toString()).not.toContain("SDK LOADED");
+    expect(p.exitCode).toBe(0);
+    // The guard itself works: importing the ECR login trips it.
+    const q = Bun.spawnSync([process.execPath, "--preload", guard, "-e", `await import(${JSON.stringify(join(REPO, "lib/registry/ecr.ts"))})`], { stderr: "pipe" });
+    expect(q.stderr.toString()).toContain("SDK LOADED");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -189,7 +189,7 @@ export interface EcrStandIn {
   /** AWS_ENDPOINT_URL_ECR (and AWS_ENDPOINT_URL_ECR_PUBLIC: the stand-in answers both APIs) */
   url: string;
   /** GetAuthorizationToken calls, accepted or not, with the access key each was signed with */
-  calls: { target: string; accessKeyId: string | undefined; granted: boolean }[];
+  calls: { target: string; accessKeyId: string | undefined; region: string | undefined; granted: boolean }[];
   stop(): Promise<void>;
 }
 
@@ -206,10 +206,11 @@ export function startEcrStandIn(accepted: () => AwsSession[], password: string):
       await req.text();
       const target = req.headers.get("x-amz-target") ?? "";
       if (!target.endsWith(".GetAuthorizationToken")) return awsJsonError(400, "UnknownOperationException", `unexpected ${target}`);
-      const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.get("authorization") ?? "")?.[1];
+      // SigV4: "Credential=<key>/<date>/<region>/<service>/aws4_request"
+      const [, accessKeyId, region] = /Credential=([^/]+)\/[^/]+\/([^/]+)\//.exec(req.headers.get("authorization") ?? "") ?? [];
       const session = accepted().find((s) => s.accessKeyId === accessKeyId);
       const granted = !!session && req.headers.get("x-amz-security-token") === session.sessionToken;
-      calls.push({ target, accessKeyId, granted });
+      calls.push({ target, accessKeyId, region, granted });
       if (!granted) return awsJsonError(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
       const data = { authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"), expiresAt: Math.floor(Date.now() / 1000) + 12 * 3600 };
       const body = target.startsWith("SpencerFrontendService.") ? { authorizationData: data } : { authorizationData: [{ ...data, proxyEndpoint: "https://ecr.invalid" }] };
