@@ -12,7 +12,7 @@
 //   SSL_CERT_DIR     ":"-separated directories of PEM files (*.pem, *.crt) trusted the same way
 import fs from "node:fs";
 import { join } from "node:path";
-import { ContextError } from "./context.ts";
+import { ContextError } from "./errors.ts";
 import { cloneAt, gitFailureReason, isCommitId, loadGit, gitHttp, gitAuthHooks, type GitAccess, type IsoGit } from "./git.ts";
 import type { ContextFetchOptions, GitFetcher } from "./source.ts";
 
@@ -88,7 +88,7 @@ export const fetchGitContext: GitFetcher = async (spec, destDir, opts) => {
   const src = parseGitContext(spec, opts.env);
   const { auth, hint } = gitContextAuth(opts.env, src.urlAuth);
   const access: GitAccess = {
-    ...(auth ? { auth } : {}), insecureSkipTLS: !!opts.git.insecureSkipTLS, extraCAs: trustedCAs(opts.env),
+    ...(auth ? { auth } : {}), insecureSkipTLS: !!opts.git.insecureSkipTLS, extraCAs: trustedCAs(opts.env), maxBytes: opts.maxBytes,
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const branch = opts.git.branch ? ` (--git branch=${opts.git.branch})` : "";

@@ -69,12 +69,12 @@ describe("fetching from a git server", () => {
     for (const d of temps) rmSync(d, { recursive: true, force: true });
   });
 
-  async function fetchCtx(spec: string, git: GitContextOptions = {}, env: ContextFetchOptions["env"] = { GIT_PULL_METHOD: "http" }) {
+  async function fetchCtx(spec: string, git: GitContextOptions = {}, env: ContextFetchOptions["env"] = { GIT_PULL_METHOD: "http" }, maxBytes = 1 << 30) {
     const parent = temp("kiln-gitctx-out-");
     const dest = join(parent, "ctx");
     const file = (p: string) => (existsSync(join(dest, p)) ? readFileSync(join(dest, p), "utf8").trim() : undefined);
     try {
-      const dir = await fetchGitContext(spec, dest, { env, git, maxBytes: 1 << 30 });
+      const dir = await fetchGitContext(spec, dest, { env, git, maxBytes });
       return { dir, which: file("which.txt"), lib: file("lib/lib.txt"), entries: readdirSync(dest).sort(), parent };
     } catch (e) {
       return { error: e as Error, left: readdirSync(parent), parent };
@@ -141,5 +141,12 @@ describe("fetching from a git server", () => {
       expect(r.error?.message).not.toContain("\n");
       expect(r.left).toEqual([]);
     }
+  });
+
+  test("a repository past --context-size-limit is refused while it downloads", async () => {
+    const r = await fetchCtx(`git://${plain.host}/main.git`, {}, { GIT_PULL_METHOD: "http" }, 1024);
+    expect(r.error?.message).toMatch(/main\.git: the repository is larger than the limit of .*; raise it with --context-size-limit$/);
+    expect(r.left).toEqual([]);
+    expect((await fetchCtx(`git://${plain.host}/main.git`, {}, { GIT_PULL_METHOD: "http" }, 64 * 1024)).which).toBe("v2");
   });
 });

@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
-import { ContextError } from "./context.ts";
+import { formatBytes } from "../log/mod.ts";
+import { ContextError } from "./errors.ts";
 
 export interface GitRef {
   /** The repository URL without the fragment. */
@@ -20,6 +21,8 @@ export interface GitAccess {
   insecureSkipTLS?: boolean;
   /** PEM certificates trusted besides the built-in roots. */
   extraCAs?: string[];
+  /** The most bytes the server may send (packs included); past it the fetch fails naming --context-size-limit. */
+  maxBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -57,6 +60,15 @@ export function gitHttp(access: GitAccess): HttpClient {
     ? { rejectUnauthorized: false }
     // Setting `ca` replaces the default trust store, so the built-in roots go first.
     : access.extraCAs?.length ? { ca: [...rootCertificates, ...access.extraCAs].join("\n") } : undefined;
+  let received = 0;
+  const max = access.maxBytes ?? Infinity;
+  async function* counted(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of stream) {
+      received += chunk.length;
+      if (received > max) throw new ContextError(`the repository is larger than the limit of ${formatBytes(max)}; raise it with --context-size-limit`);
+      yield chunk;
+    }
+  }
   return {
     async request({ url, method = "GET", headers = {}, body }) {
       const chunks: Uint8Array[] = [];
@@ -71,7 +83,7 @@ export function gitHttp(access: GitAccess): HttpClient {
       const stream = res.body ?? new Response(new Uint8Array(0)).body!;
       return {
         url: res.url, method, statusCode: res.status, statusMessage: res.statusText, headers: headersOut,
-        body: stream[Symbol.asyncIterator]() as AsyncIterableIterator<Uint8Array>,
+        body: counted(stream),
       };
     },
   };
@@ -84,6 +96,7 @@ export function gitAuthHooks(access: GitAccess) {
 
 /** Why a git fetch failed, in words that say what to change. `authHint` names where credentials come from. */
 export function gitFailureReason(e: unknown, access: GitAccess, authHint: string): string {
+  if (e instanceof ContextError) return e.message;
   const err = e as Error & { code?: string; data?: { statusCode?: number; statusMessage?: string } };
   const status = err.data?.statusCode;
   if (status === 401 || err.code === "UserCanceledError") {
