@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { inspectOciLayout, inspectRegistryImage } from "../support/image-assert.ts";
 import { makeContext } from "../support/kiln.ts";
+import { contextTarGz } from "../support/context-archives.ts";
 import { manifestOf } from "../support/registry.ts";
 import { runContainer, useExecutorImages } from "../support/container.ts";
 
@@ -104,6 +105,21 @@ describe("the executor image", () => {
     expect(existsSync(join(rootfs, "app/final.txt"))).toBe(true);
     // ... the earlier stage was wiped, and kiln's scratch files left its directory.
     expect(existsSync(join(rootfs, "builder-only.txt"))).toBe(false);
+    expect(readdirSync(join(rootfs, "kaniko")).sort()).toEqual([".docker", "executor", "lib", "ssl", "warmer"]);
+  }, 120_000);
+
+  test("builds from a tar:// context with --context-sub-path, unpacked into kiln's own directory and kept out of the image", async () => {
+    const { rootfs, env, entrypoint } = await unpack("executor");
+    const ctx = makeContext({});
+    cleanup.push(ctx);
+    writeFileSync(join(ctx, "ctx.tar.gz"), contextTarGz({ "svc/Dockerfile": MULTI_STAGE(fx.base), "svc/src.txt": "source\n" }));
+    const dest = `${fx.reg.host}/from-executor-tar:v1`;
+    const r = await runContainer(rootfs, ctx, env, [
+      ...entrypoint, "--context", "tar:///workspace/ctx.tar.gz", "--context-sub-path", "svc", "--destination", dest, "--insecure", "--insecure-pull", "--log-format", "text",
+    ]);
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    await checkPushed(dest);
     expect(readdirSync(join(rootfs, "kaniko")).sort()).toEqual([".docker", "executor", "lib", "ssl", "warmer"]);
   }, 120_000);
 
