@@ -90,11 +90,22 @@ export const gcrLogin: CloudLogin = async (registry, { env, signal }) => {
   try {
     token = (await client.getAccessToken()).token;
   } catch (e) {
+    // No metadata server at the address (a machine off Google Cloud, or a test's dead address): no identity.
+    if (!file && unreachable(e)) return undefined;
     throw fail(registry, source, e, advice);
   }
   if (!token) throw fail(registry, source, "no access token in the answer", advice);
   return gcrCredential(token, client.credentials.expiry_date ?? undefined);
 };
+
+const UNREACHABLE = /ECONNREFUSED|ConnectionRefused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|ConnectionClosed|FailedToOpenSocket/;
+
+function unreachable(e: unknown): boolean {
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    if (UNREACHABLE.test(String((c as { code?: unknown }).code ?? ""))) return true;
+  }
+  return false;
+}
 
 function readKey(registry: string, path: string): string {
   try {

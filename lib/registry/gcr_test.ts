@@ -104,3 +104,14 @@ describe("gcrLogin against stand-ins of Google's endpoints", () => {
     expect(google.requests).toEqual([]);
   });
 });
+
+test("a metadata server address where nothing listens: no identity, not an error", async () => {
+  const { freePort } = await import("../../tests/support/registry.ts");
+  const dead = `127.0.0.1:${freePort()}`;
+  process.env.GCE_METADATA_HOST = dead;
+  try {
+    expect(await gcrLogin("gcr.io", { env: { GCE_METADATA_HOST: dead, HOME: "/nonexistent" } })).toBeUndefined();
+  } finally {
+    delete process.env.GCE_METADATA_HOST;
+  }
+});

@@ -1,7 +1,7 @@
 // A loopback stand-in for Azure AD (OIDC metadata and the v2.0 token endpoint, over HTTPS because MSAL refuses any
-// other authority), and, on the same listener, ACR's /oauth2/exchange: it trades the AAD token it issued for a
-// refresh token the test chooses (the password of a token-auth registry). With `registry`, every other path is
-// proxied to that registry, so "127.0.0.1:PORT" of the stand-in is a whole ACR front.
+// other authority), and ACR's /oauth2/exchange as a route for a registry front: it trades the AAD token it issued for
+// a refresh token the test chooses (the password of a token-auth registry). The stand-in also serves that route
+// itself, so "127.0.0.1:PORT" can be named as a registry whose exchange is all a unit test needs.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,10 +23,15 @@ export interface AzureStandin {
   aadToken: string;
   /** what happened, in order */
   requests: { endpoint: "token" | "exchange"; granted: boolean; grant?: string; scope?: string; service?: string; tenant?: string }[];
+  /**
+   * ACR's POST /oauth2/exchange, as a route for a registry front (startFront in cloud-registry.ts): trades the AAD
+   * token this stand-in issued for the refresh token the test chose; undefined for every other request.
+   */
+  exchange(req: Request): Promise<Response | undefined>;
   stop(): Promise<void>;
 }
 
-export async function startAzureStandin(o: { refreshToken: string; registry?: string }): Promise<AzureStandin> {
+export async function startAzureStandin(o: { refreshToken: string }): Promise<AzureStandin> {
   const dir = await mkdtemp(join(tmpdir(), "kiln-azure-"));
   const certs = await makeCerts(dir);
   const tenantId = "72f988bf-0000-4000-8000-00000000a2ad";
@@ -63,32 +68,22 @@ export async function startAzureStandin(o: { refreshToken: string; registry?: st
         }
         return Response.json({ token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: aadToken });
       }
-      if (url.pathname === "/oauth2/exchange" && req.method === "POST") {
-        const form = new URLSearchParams(await req.text());
-        const ok = form.get("grant_type") === "access_token" && form.get("access_token") === aadToken && form.get("service") === url.host;
-        requests.push({ endpoint: "exchange", granted: ok, service: form.get("service") ?? undefined, tenant: form.get("tenant") ?? undefined });
-        if (!ok) return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "invalid token" }] }, { status: 401 });
-        return Response.json({ refresh_token: o.refreshToken });
-      }
-      if (o.registry) {
-        const target = new URL(url.pathname + url.search, o.registry);
-        const headers = new Headers(req.headers);
-        headers.delete("host");
-        const res = await fetch(target, { method: req.method, headers, body: req.body, redirect: "manual" } as RequestInit);
-        const out = new Headers(res.headers);
-        const loc = out.get("location");
-        // Upload locations name the backend; the client must come back through the front.
-        if (loc) out.set("location", loc.replace(o.registry, base));
-        out.delete("content-encoding");
-        return new Response(res.body, { status: res.status, headers: out });
-      }
-      return new Response("not found", { status: 404 });
+      return (await exchange(req)) ?? new Response("not found", { status: 404 });
     },
   });
   const host = `127.0.0.1:${server.port}`;
   base = `https://${host}`;
+  const exchange = async (req: Request): Promise<Response | undefined> => {
+    const url = new URL(req.url);
+    if (url.pathname !== "/oauth2/exchange" || req.method !== "POST") return undefined;
+    const form = new URLSearchParams(await req.text());
+    const ok = form.get("grant_type") === "access_token" && form.get("access_token") === aadToken && form.get("service") === url.host;
+    requests.push({ endpoint: "exchange", granted: ok, service: form.get("service") ?? undefined, tenant: form.get("tenant") ?? undefined });
+    if (!ok) return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "invalid token" }] }, { status: 401 });
+    return Response.json({ refresh_token: o.refreshToken });
+  };
   return {
-    url: base, host, caFile: certs.ca, tenantId, clientId, clientSecret, federatedToken, aadToken, requests,
+    url: base, host, caFile: certs.ca, tenantId, clientId, clientSecret, federatedToken, aadToken, requests, exchange,
     async stop() {
       server.stop(true);
       await rm(dir, { recursive: true, force: true });
