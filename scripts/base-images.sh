@@ -8,7 +8,7 @@
 # An existing, valid layout built from the same busybox binary and recipe is reused.
 # The layout's index.json tags the manifest "latest" (org.opencontainers.image.ref.name).
 # Needs no root: applet links come from `busybox --list-full`, owners are set by tar.
-# Env: BUSYBOX=/path/to/static/busybox overrides /bin/busybox.
+# Env: BUSYBOX=/path/to/static/busybox overrides /bin/busybox; BUSYBOX_ARCH=arm64 names its architecture.
 set -euo pipefail
 
 # Bump when anything below changes the image bytes, so stale caches are rebuilt.
@@ -34,9 +34,10 @@ if command -v dpkg-query >/dev/null 2>&1 && [[ "$bb" == /bin/busybox ]]; then
   [[ -z "$owner" || "$owner" == busybox-static ]] || die "/bin/busybox comes from '$owner', not busybox-static; install busybox-static"
 fi
 
-case "$(uname -m)" in
-  x86_64) arch=amd64 ;;
-  aarch64) arch=arm64 ;;
+# BUSYBOX_ARCH: the image's architecture when BUSYBOX is another machine's binary (it runs under binfmt emulation).
+case "${BUSYBOX_ARCH:-$(uname -m)}" in
+  x86_64|amd64) arch=amd64 ;;
+  aarch64|arm64) arch=arm64 ;;
   armv7l) arch=arm ;;
   i?86) arch=386 ;;
   ppc64le) arch=ppc64le ;;

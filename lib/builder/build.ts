@@ -5,21 +5,22 @@ import { isAbsolute, join, resolve } from "node:path";
 import type { Dockerfile } from "../dockerfile/mod.ts";
 import { parseDockerfile } from "../dockerfile/mod.ts";
 import type { Image } from "../image/mod.ts";
-import { OutputStage, parsePlatform } from "../image/mod.ts";
+import { formatPlatform, OutputStage, parsePlatform, type Platform } from "../image/mod.ts";
 import { downloadDockerfile, forDockerfile, openContext, type BuildContext } from "../context/mod.ts";
 import { RegistryClient } from "../registry/mod.ts";
 import { DirBaseImageCache } from "../cache/mod.ts";
 import { type BuildOptionsInput, type BuildOptions, resolveOptions } from "./options.ts";
 import { BuildError } from "./errors.ts";
 import { whenAborted } from "./abort.ts";
-import { findStage, planBuild } from "./plan.ts";
+import { findStage, planBuild, type BuildPlan } from "./plan.ts";
 import { buildImages, resolveBase } from "./base.ts";
 import { StageScheduler } from "./scheduler.ts";
 import { BuildCache } from "./layer-step-cache.ts";
 import { cacheStore, imageBaseKey, stepKeys, type StepKeysInput } from "./cache-setup.ts";
 import { FromRoots } from "./from-roots.ts";
 import { buildStage, type StageResult } from "./stage.ts";
-import { checkOutputPaths, writeOutputs } from "./outputs.ts";
+import { checkOutputPaths, writeIndexOutputs, writeOutputs } from "./outputs.ts";
+import { checkForeignRuns, eachPlatform, platformOptions, platformWorkDir, runtimeDirs, SharedStages, sharedStages } from "./platforms.ts";
 import { InPlaceRoot } from "./inplace.ts";
 import { BuildTimings, type BuildTimingsReport } from "./timings.ts";
 import { diskFullCause } from "./format-error.ts";
@@ -120,7 +121,11 @@ async function runBuild(
   inPlace?: InPlaceRoot,
 ): Promise<BuildResult> {
   const log = options.logger;
-  const plan = planBuild(df, options);
+  const targets = options.platforms ?? [options.platform];
+  const plans = targets.map((p) => planBuild(df, platformOptions(options, p)));
+  // In place there is one "/": a stage cannot be kept aside for another platform's stages, so none is shared.
+  const shared = new SharedStages<StageResult>(inPlace ? new Set() : sharedStages(df, plans));
+  plans.forEach((plan, n) => checkForeignRuns(df, plan, targets[n], log, new Set([...plan.order].filter((i) => shared.has(i)))));
   let client: RegistryClient | undefined;
   const registry = () => (client ??= new RegistryClient({ ...options.registry, logger: log }));
   // Missing push rights should fail in a second, not after the whole build (kaniko's CheckPushPermissions).
@@ -138,24 +143,60 @@ async function runBuild(
   // Cache mounts outlive the build in the kaniko dir the user gave (builds share them there, under locks); without
   // one they live in this build's own directory and go with it.
   const runMounts = new MountResources({ cacheDir: join(options.workDir ?? workDir, "cache", "mounts"), tmpDir: join(workDir, "tmp"), secrets: options.secrets });
-  const scheduler = new StageScheduler<StageResult>({ sequential: !!inPlace });
-  const fromRoots = new FromRoots({
-    df, workDir, logger: log, inPlace: !!inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => images(ref, options.platform),
-  });
   // --cache: the store is known before the first stage (a missing --cache-repo fails now, not after building).
   const layerCache = options.cache.enabled && !options.singleSnapshot
     ? new BuildCache({ store: cacheStore(options, registry), runLayers: options.cache.runLayers, copyLayers: options.cache.copyLayers, write: options.cache.write, logger: log })
     : undefined;
+  const env: TargetEnv = { df, buildContext, timings, inPlace, images, runMounts, layerCache, shared, workDir };
+  const built = options.platforms
+    ? eachPlatform(targets, !!inPlace, (p) => buildTarget(platformOptions(options, p), plans[targets.indexOf(p)], platformWorkDir(workDir, p), env))
+    : buildTarget(options, plans[0], workDir, env).then((image) => [image]);
+  const results = await built;
+  try {
+    const labelled = results.map((image) => withBuildLabels(image, options.labels));
+    const { digest } = await timings.outputs(() => options.platforms
+      ? writeIndexOutputs(labelled.map((image, n) => ({ platform: targets[n], image })), options, registry, outputs)
+      : writeOutputs(labelled[0], options, registry, outputs));
+    return { image: labelled[0], digest, timings: timings.summarize() };
+  } finally {
+    // Stores went on while the build did; the work dir (their layer files) goes only after them.
+    await layerCache?.flush();
+  }
+}
+
+/** What every target platform's stages share: the build's inputs, caches, image fetches and shared stages. */
+interface TargetEnv {
+  df: Dockerfile;
+  buildContext: BuildContext;
+  timings: BuildTimings;
+  inPlace: InPlaceRoot | undefined;
+  images: (ref: string, platform: Platform) => Promise<Image>;
+  runMounts: MountResources;
+  layerCache: BuildCache | undefined;
+  shared: SharedStages<StageResult>;
+  /** The build's directory: shared stages build there, each platform's own stages in `dir`. */
+  workDir: string;
+}
+
+/** Builds the stages `plan` needs for `options.platform` in `dir`; returns the target stage's image. */
+async function buildTarget(options: BuildOptions, plan: BuildPlan, dir: string, env: TargetEnv): Promise<Image> {
+  const { df, buildContext, timings, inPlace, images, runMounts, layerCache, shared } = env;
+  const log = options.logger;
+  const forPlatform = dir !== env.workDir ? ` for ${formatPlatform(options.platform)}` : "";
+  const scheduler = new StageScheduler<StageResult>({ sequential: !!inPlace });
+  const fromRoots = new FromRoots({
+    df, workDir: dir, logger: log, inPlace: !!inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => images(ref, options.platform),
+  });
   const keysInput: StepKeysInput = {
     df, options, buildContext,
     stageKey: async (i) => (await scheduler.result(i))?.cacheKey,
     image: (ref) => images(ref, options.platform),
     contextDigests: new Map(),
   };
-  const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), (index) => timings.stage(index, df.stages[index].name, async (timer) => {
+  const buildOne = (index: number, workDir: string, label: string) => timings.stage(index, df.stages[index].name, async (timer) => {
     const stage = df.stages[index];
     const from = plan.baseOf(stage);
-    log.info(`Building stage ${index}${stage.name ? ` (${stage.name})` : ""} FROM ${from.image}`);
+    log.info(`Building stage ${index}${stage.name ? ` (${stage.name})` : ""}${label} FROM ${from.image}`);
     const platform = from.platform ? parsePlatform(from.platform) : options.platform;
     const base = await resolveBase(from.image, platform, {
       earlierStage: async (name) => {
@@ -168,17 +209,15 @@ async function runBuild(
     return buildStage({
       df, stage, base: base.image, baseRoot: base.root, baseArgEnv: base.argEnv, options, workDir, buildContext, metaArgs: plan.metaArgs,
       fromRoot: fromRoots.forStage(index), inPlace, runMounts, timer, ...(cache ? { cache } : {}),
-      internal: !layerCache && !plan.layersLeave(stage),
+      // A stage shared by several platforms' plans keeps compressed layers: one of them may output it.
+      internal: !layerCache && !shared.has(index) && !plan.layersLeave(stage),
     });
-  }));
-  try {
-    const image = withBuildLabels(results.get(plan.target.index)!.image, options.labels);
-    const { digest } = await timings.outputs(() => writeOutputs(image, options, registry, outputs));
-    return { image, digest, timings: timings.summarize() };
-  } finally {
-    // Stores went on while the build did; the work dir (their layer files) goes only after them.
-    await layerCache?.flush();
-  }
+  });
+  const results = await scheduler.run(plan.order, (i) => plan.depsOf(df.stages[i]), (index) => shared.has(index)
+    // Shared stages build once, in the build's own directory, natively (their FROM pins the platform).
+    ? shared.once(index, () => buildOne(index, env.workDir, ""))
+    : buildOne(index, dir, forPlatform));
+  return results.get(plan.target.index)!.image;
 }
 
 /** --label applies to the final image only and wins over the Dockerfile's LABELs, as with docker build --label. */

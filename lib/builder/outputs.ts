@@ -5,7 +5,10 @@ import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Image } from "../image/mod.ts";
-import { familiarName, isOciLayout, OutputStage, parseReference, serializeImage, toOciFormat, writeDockerArchiveAt, writeOciLayoutAt } from "../image/mod.ts";
+import {
+  familiarName, hostPlatform, indexImages, isOciLayout, OutputStage, parseReference, serializeImage, serializeIndex, toOciFormat,
+  writeDockerArchiveAt, writeIndexArchiveAt, writeOciIndexLayoutAt, writeOciLayoutAt, type PlatformImage,
+} from "../image/mod.ts";
 import { tarStream } from "../layer/mod.ts";
 import type { RegistryClient } from "../registry/mod.ts";
 import type { BuildOptions } from "./options.ts";
@@ -66,17 +69,66 @@ function checkParent(flag: string, path: string, parent: string): void {
   }
 }
 
+/** One image, or an index of one image per platform, as the outputs write it. */
+interface Artifact {
+  /** What the digest files carry: the digest as pushed or tarred, else as in the OCI layout. */
+  digest: string;
+  push(client: RegistryClient, refs: string[]): Promise<unknown>;
+  tar(path: string, tags: string[]): Promise<void>;
+  layout(dir: string, refName: string): Promise<void>;
+  /** What the log calls the tarball. */
+  tarKind: string;
+}
+
 /** Pushes, then writes the local outputs through `stage` (discarded by the caller when the build is interrupted). */
-export async function writeOutputs(image: Image, options: BuildOptions, registry: () => RegistryClient, stage = new OutputStage()): Promise<OutputResult> {
-  const log = options.logger;
+export function writeOutputs(image: Image, options: BuildOptions, registry: () => RegistryClient, stage = new OutputStage()): Promise<OutputResult> {
   // An OCI layout holds OCI media types (umoci and skopeo reject Docker ones there), so a Docker-typed image is
   // converted for it; the digest reported is that of the image as pushed or tarred, else of the layout's.
-  const pushesOrTars = (!options.noPush && options.destinations.length > 0) || !!options.tarPath;
-  const digest = serializeImage(pushesOrTars ? image : toOciFormat(image)).manifestDescriptor.digest;
+  const digest = serializeImage(pushesOrTars(options) ? image : toOciFormat(image)).manifestDescriptor.digest;
+  return write({
+    digest, tarKind: "docker-archive",
+    push: (client, refs) => client.push(image, refs),
+    tar: (path, tags) => writeDockerArchiveAt(image, path, tags, tarStream),
+    layout: async (dir, refName) => { await writeOciLayoutAt(toOciFormat(image), dir, { refName }); },
+  }, options, registry, stage);
+}
+
+/**
+ * The outputs of a multi-platform build: the registries get each image and an index naming them; the tarball
+ * is an OCI archive of the index that `docker load` also reads (the host platform's image gets the tags); the
+ * layout's index.json names the index and each platform's manifest. Tarball and layout hold OCI media types.
+ */
+export function writeIndexOutputs(images: PlatformImage[], options: BuildOptions, registry: () => RegistryClient, stage = new OutputStage()): Promise<OutputResult> {
+  const pushed = indexImages(images);
+  const local = images.map((i) => ({ ...i, image: toOciFormat(i.image) }));
+  const pushes = !options.noPush && options.destinations.length > 0;
+  const host = hostPlatform();
+  const tagged = Math.max(0, local.findIndex((i) => i.platform.architecture === host.architecture && i.platform.os === host.os));
+  return write({
+    digest: serializeIndex(pushes ? pushed : local).descriptor.digest, tarKind: "OCI archive (and docker-archive) of the image index",
+    push: (client, refs) => client.pushIndex(pushed, refs),
+    tar: async (path, tags) => { await writeIndexArchiveAt(local, path, { refName: refNameOf(options), tags, tagged }, tarStream); },
+    layout: async (dir, refName) => { await writeOciIndexLayoutAt(local, dir, { refName }); },
+  }, options, registry, stage);
+}
+
+function pushesOrTars(options: BuildOptions): boolean {
+  return (!options.noPush && options.destinations.length > 0) || !!options.tarPath;
+}
+
+/** The layout's tag: the first destination's, or latest. */
+function refNameOf(options: BuildOptions): string {
+  const first = options.destinations[0];
+  return first ? parseReference(first).tag ?? "latest" : "latest";
+}
+
+async function write(artifact: Artifact, options: BuildOptions, registry: () => RegistryClient, stage: OutputStage): Promise<OutputResult> {
+  const log = options.logger;
+  const { digest } = artifact;
   if (!options.noPush && options.destinations.length) {
     log.info(`Pushing image to ${options.destinations.join(", ")}`);
     // The registry client logs each reference it pushed (a tag kept by --push-ignore-immutable-tag-errors is not).
-    await registry().push(image, options.destinations);
+    await artifact.push(registry(), options.destinations);
   }
   // Every file is staged beside its destination and all are moved into place at the end: if one fails, no
   // destination changes (an output from an earlier build stays as it was).
@@ -86,13 +138,11 @@ export async function writeOutputs(image: Image, options: BuildOptions, registry
       const tags = options.destinations.length
         ? options.destinations.map((d) => familiarName(parseReference(d)))
         : ["unset-repo/unset-image-name:latest"];
-      await writeDockerArchiveAt(image, stage.path(options.tarPath), tags, tarStream);
-      written.push(`docker-archive ${options.tarPath}`);
+      await artifact.tar(stage.path(options.tarPath), tags);
+      written.push(`${artifact.tarKind} ${options.tarPath}`);
     }
     if (options.ociLayoutPath) {
-      const first = options.destinations[0];
-      const refName = first ? parseReference(first).tag ?? "latest" : "latest";
-      await writeOciLayoutAt(toOciFormat(image), stage.path(options.ociLayoutPath), { refName });
+      await artifact.layout(stage.path(options.ociLayoutPath), refNameOf(options));
       written.push(`OCI layout ${options.ociLayoutPath}`);
     }
     if (options.digestFile) await writeFile(stage.path(options.digestFile), digest);

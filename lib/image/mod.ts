@@ -4,3 +4,4 @@ export * from "./reference.ts";
 export * from "./image.ts";
 export * from "./platform.ts";
 export * from "./outputs.ts";
+export * from "./index.ts";

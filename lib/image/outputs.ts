@@ -123,7 +123,7 @@ export function isOciLayout(dir: string): boolean {
   }
 }
 
-async function writeBlobFile(layer: Layer, dest: string): Promise<void> {
+export async function writeBlobFile(layer: Layer, dest: string): Promise<void> {
   if (layer.path) {
     // Same filesystem: a hard link costs nothing; else copy.
     try { await link(layer.path, dest); return; } catch { await copyFile(layer.path, dest); return; }

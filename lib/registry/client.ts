@@ -1,7 +1,8 @@
 // The registry client the build uses: pull one platform of an image (lazy layers), push an image under many tags.
 import type { Logger } from "../log/mod.ts";
 import {
-  DOCKER_HUB, formatPlatform, formatReference, manifestSelector, MediaType, parseReference, serializeImage,
+  DOCKER_HUB, formatPlatform, formatReference, manifestSelector, MediaType, parseReference, serializeImage, serializeIndex,
+  type PlatformImage,
   type Image, type ImageConfig, type Index, type Layer, type Manifest, type Platform, type Reference,
 } from "../image/mod.ts";
 import { checkPushPermission, openBlob, pushBlob, readBlob, type UploadResult } from "./blobs.ts";
@@ -232,6 +233,40 @@ export class RegistryClient {
       }
     }
     this.#log.debug(`push of ${refs.join(", ")} done`, { layers: image.layers.length, pushMs: Math.round(performance.now() - started) });
+    return { digest };
+  }
+
+  /**
+   * Pushes each image by digest to every repository of `refs`, then the index under each reference: a tag points
+   * at the index only once every manifest it names is there.
+   */
+  async pushIndex(images: readonly PlatformImage[], refs: string[]): Promise<{ digest: string }> {
+    if (refs.length === 0) throw new RegistryError("no destination given for push: pass at least one --destination", { registry: "" });
+    const index = serializeIndex(images);
+    const digest = index.descriptor.digest;
+    const parsed = refs.map(parseReference);
+    for (const r of parsed) {
+      if (r.digest && r.digest !== digest) {
+        throw new RegistryError(`cannot push to ${formatReference(r)}: the image index's digest is ${digest}`, { registry: r.registry, repository: r.repository });
+      }
+    }
+    const repos = [...new Set(parsed.map((r) => `${r.registry}/${r.repository}`))];
+    for (const { image } of images) {
+      const d = serializeImage(image).manifestDescriptor.digest;
+      await this.push(image, repos.map((repo) => `${repo}@${d}`));
+    }
+    for (const r of parsed) {
+      const refText = formatReference(r);
+      const s = await this.#session(r.registry, "push");
+      try {
+        await putManifest(s, r.repository, r.tag ?? digest, index.bytes, index.descriptor.mediaType, refText);
+      } catch (e) {
+        if (!(this.#o.ignoreImmutableTagErrors && isImmutableTagError(e))) throw e;
+        this.#log.warn(`${refText} is an immutable tag the registry would not move; keeping it as it is (--push-ignore-immutable-tag-errors): ${(e as Error).message}`);
+        continue;
+      }
+      this.#log.info(`Pushed ${refText}`, { digest });
+    }
     return { digest };
   }
 

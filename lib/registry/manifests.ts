@@ -59,7 +59,7 @@ export function selectPlatform(index: Index, want: Platform, refText: string, re
   const found = exact ?? entries.find((d) => platformMatches(want, d.platform));
   if (found) return found;
   const available = entries.map((d) => formatPlatform(d.platform!)).join(", ") || "none";
-  throw new RegistryError(`${refText} has no image for platform ${formatPlatform(want)} (available: ${available}); pass --custom-platform with one of those`, { registry, code: "PLATFORM_NOT_FOUND" });
+  throw new RegistryError(`${refText} has no image for platform ${formatPlatform(want)} (available: ${available}); build for one of those (--custom-platform, or --platform for several)`, { registry, code: "PLATFORM_NOT_FOUND" });
 }
 
 export function parseJson<T>(bytes: Uint8Array, what: string, registry: string): T {

@@ -7,3 +7,4 @@ export { setTimesNs } from "./libc.ts";
 export { abortRuns } from "./lifecycle.ts";
 export { SANDBOX_HOSTNAME } from "./spec.ts";
 export { runNetwork, closeNetwork, PRIVATE_NAMESERVER, type RunNetwork } from "./network.ts";
+export { checkEmulation, registerHint, type EmulationCheck } from "./binfmt.ts";
