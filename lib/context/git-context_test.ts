@@ -6,8 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetchGitContext, gitContextAuth, parseGitContext, parseGitmodules, submoduleUrl } from "./git-context.ts";
 import type { ContextFetchOptions, GitContextOptions } from "./source.ts";
-import { makeContextRepos, startGitServer, type ContextRepos, type GitServer } from "../../tests/support/git-server.ts";
-import { makeCerts } from "../../tests/support/registry.ts";
+import { startContextGitServers, type ContextGitServers, type ContextRepos, type GitServer } from "../../tests/support/git-server.ts";
 
 describe("spec and environment", () => {
   test("git:// is cloned over https unless GIT_PULL_METHOD=http (kaniko); #ref and #commit split off", () => {
@@ -49,6 +48,7 @@ describe("fetching from a git server", () => {
   let plain: GitServer;
   let secure: GitServer;
   let ca: string;
+  let servers: ContextGitServers;
   const temps: string[] = [];
   const temp = (p: string) => {
     const d = mkdtempSync(join(tmpdir(), p));
@@ -57,15 +57,11 @@ describe("fetching from a git server", () => {
   };
 
   beforeAll(async () => {
-    repos = makeContextRepos(temp("kiln-gitctx-repos-"));
-    plain = startGitServer(repos.root);
-    const certs = await makeCerts(temp("kiln-gitctx-certs-"));
-    ca = certs.ca;
-    secure = startGitServer(repos.root, { tls: certs, users: { tok: "", alice: "pw" } });
+    servers = await startContextGitServers();
+    ({ repos, plain, secure, ca } = servers);
   }, 60_000);
   afterAll(() => {
-    plain?.stop();
-    secure?.stop();
+    servers?.stop();
     for (const d of temps) rmSync(d, { recursive: true, force: true });
   });
 

@@ -7,32 +7,29 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runKiln } from "../support/kiln.ts";
-import { makeContextRepos, startGitServer, type ContextRepos, type GitServer } from "../support/git-server.ts";
-import { makeCerts } from "../support/registry.ts";
+import { startContextGitServers, type ContextGitServers, type ContextRepos, type GitServer } from "../support/git-server.ts";
 
 let repos: ContextRepos;
 let plain: GitServer;
 let secure: GitServer;
 let ca: string;
+let servers: ContextGitServers;
 const temps: string[] = [];
-const temp = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), p));
-  temps.push(d);
-  return d;
-};
 
 beforeAll(async () => {
-  repos = makeContextRepos(temp("kiln-e2e-gitctx-repos-"));
-  plain = startGitServer(repos.root);
-  const certs = await makeCerts(temp("kiln-e2e-gitctx-certs-"));
-  ca = certs.ca;
-  secure = startGitServer(repos.root, { tls: certs, users: { alice: "pw" } });
+  servers = await startContextGitServers();
+  ({ repos, plain, secure, ca } = servers);
 }, 60_000);
 afterAll(() => {
-  plain?.stop();
-  secure?.stop();
+  servers?.stop();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
+
+function temp(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 function sh(cmd: string[], cwd?: string): string {
   const p = Bun.spawnSync(cmd, { cwd, stderr: "pipe" });

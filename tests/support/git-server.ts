@@ -1,7 +1,9 @@
 // A git smart-HTTP server for tests: Bun.serve on 127.0.0.1 in front of git's own `git http-backend` (CGI),
 // serving the bare repositories under one directory; optionally behind HTTP basic auth and over TLS.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { makeCerts } from "./registry.ts";
 
 export interface GitServer {
   /** http://127.0.0.1:PORT, or https://... with `tls` */
@@ -120,4 +122,32 @@ export function makeContextRepos(root: string): ContextRepos {
   sh(`${GIT} submodule add -q ../lib.git lib && git -C lib checkout -q ${libCommit} && ${GIT} add lib && ${GIT} commit -qm submodule`, work);
   sh(`git clone -q --bare . ../main.git`, work);
   return { root, oldCommit, libCommit };
+}
+
+/** makeContextRepos served twice: over plain HTTP, and over HTTPS (a throwaway CA) behind basic auth. */
+export interface ContextGitServers {
+  repos: ContextRepos;
+  plain: GitServer;
+  /** accepts alice:pw, and the token "tok" as a username with an empty password (kaniko's GIT_TOKEN) */
+  secure: GitServer;
+  /** PEM file of the CA that signed `secure`'s certificate */
+  ca: string;
+  stop(): void;
+}
+
+export async function startContextGitServers(): Promise<ContextGitServers> {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-gitctx-"));
+  const repos = makeContextRepos(join(dir, "repos"));
+  mkdirSync(join(dir, "certs"));
+  const certs = await makeCerts(join(dir, "certs"));
+  const plain = startGitServer(repos.root);
+  const secure = startGitServer(repos.root, { tls: certs, users: { tok: "", alice: "pw" } });
+  return {
+    repos, plain, secure, ca: certs.ca,
+    stop: () => {
+      plain.stop();
+      secure.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
