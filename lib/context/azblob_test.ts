@@ -1,11 +1,10 @@
 // fetchAzureBlob against azurite on loopback: the account of a *.blob.core.windows.net URL is mapped to azurite by
 // the connection string's BlobEndpoint; the key comes from the connection string or AZURE_STORAGE_ACCESS_KEY.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ContextError } from "./errors.ts";
 import { azureTarget, fetchAzureBlob, parseAzureBlobSpec } from "./azblob.ts";
 import type { ContextFetchOptions } from "./source.ts";
 import { AZURITE_KEY, startAzurite, type AzuriteServer } from "../../tests/support/azurite-server.ts";
-import { contextTarGz, listTarGz } from "../../tests/support/context-tar.ts";
+import { contextFailure as failure, contextTarGz, listTarGz } from "../../tests/support/context-tar.ts";
 
 const URL_OF = (path: string) => `https://devstoreaccount1.blob.core.windows.net/${path}`;
 let az: AzuriteServer;
@@ -18,14 +17,6 @@ beforeAll(async () => {
 afterAll(() => az.stop());
 
 const opts = (env: Record<string, string>): ContextFetchOptions => ({ env, git: {}, maxBytes: 1 << 30 });
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e) => e);
-  expect(err).toBeInstanceOf(ContextError);
-  const msg = (err as Error).message;
-  expect(msg.split("\n")).toHaveLength(1);
-  return msg;
-}
 
 describe("Azure Blob contexts", () => {
   test("URL parsing and the endpoint/key choice", () => {

@@ -4,12 +4,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ContextError } from "./errors.ts";
 import { fetchGcs, gcsBase, parseGcsSpec } from "./gs.ts";
 import type { ContextFetchOptions } from "./source.ts";
 import { startGcsServer, type GcsServer } from "../../tests/support/gcs-server.ts";
 import { startGcpStandin, type GcpStandin } from "../../tests/support/gcp-standin.ts";
-import { contextTarGz, listTarGz } from "../../tests/support/context-tar.ts";
+import { contextFailure as failure, contextTarGz, listTarGz } from "../../tests/support/context-tar.ts";
 
 const TOKEN = "ya29.kiln-gcs-test";
 let gcs: GcsServer;
@@ -27,14 +26,6 @@ afterAll(() => { gcs.stop(); google.stop(); });
 
 function opts(env: Record<string, string> = {}): ContextFetchOptions {
   return { env: { STORAGE_EMULATOR_HOST: gcs.url, GOOGLE_APPLICATION_CREDENTIALS: keyFile, ...env }, git: {}, maxBytes: 1 << 30 };
-}
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e) => e);
-  expect(err).toBeInstanceOf(ContextError);
-  const msg = (err as Error).message;
-  expect(msg.split("\n")).toHaveLength(1);
-  return msg;
 }
 
 describe("gs:// contexts", () => {

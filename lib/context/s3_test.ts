@@ -4,11 +4,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ContextError } from "./errors.ts";
 import { fetchS3, parseS3Spec } from "./s3.ts";
 import type { ContextFetchOptions } from "./source.ts";
 import { S3RVER_KEY, startS3Server, startStsStandIn, type S3Server } from "../../tests/support/s3-server.ts";
-import { contextTarGz, listTarGz } from "../../tests/support/context-tar.ts";
+import { contextFailure as failure, contextTarGz, listTarGz } from "../../tests/support/context-tar.ts";
 
 let s3: S3Server;
 beforeAll(async () => {
@@ -24,14 +23,6 @@ function opts(env: Record<string, string>): ContextFetchOptions {
   return { env: { S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: "true", AWS_REGION: "us-east-1", ...env }, git: {}, maxBytes: 1 << 30 };
 }
 const KEYS = { AWS_ACCESS_KEY_ID: S3RVER_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_KEY.secretAccessKey };
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e) => e);
-  expect(err).toBeInstanceOf(ContextError);
-  const msg = (err as Error).message;
-  expect(msg.split("\n")).toHaveLength(1);
-  return msg;
-}
 
 describe("s3:// contexts", () => {
   test("spec: key defaults to context.tar.gz as in kaniko", () => {

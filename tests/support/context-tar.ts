@@ -1,7 +1,9 @@
-// Context archives for the remote-context tests: a .tar.gz made by GNU tar from a map of files, and the file
-// names found in an archive stream a fetcher returned.
+// For the remote-context tests: a .tar.gz made by GNU tar from a map of files, the files found in an archive
+// stream a fetcher returned, and the one-line ContextError a failing fetch must give.
+import { expect } from "bun:test";
 import { rmSync } from "node:fs";
 import { makeContext } from "./kiln.ts";
+import { ContextError } from "../../lib/context/errors.ts";
 
 export async function contextTarGz(files: Record<string, string>): Promise<Uint8Array> {
   const dir = makeContext(files);
@@ -22,4 +24,13 @@ export async function listTarGz(stream: ReadableStream<Uint8Array>): Promise<str
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0) throw new Error(`not a tar.gz: ${await new Response(p.stderr).text()}`);
   return out.split("\n").filter(Boolean).map((l) => l.replace(/^\.\//, "")).sort();
+}
+
+/** The message of the ContextError `p` rejects with, checked to be one line. */
+export async function contextFailure(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(() => undefined, (e) => e);
+  expect(err).toBeInstanceOf(ContextError);
+  const msg = (err as Error).message;
+  expect(msg.split("\n")).toHaveLength(1);
+  return msg;
 }
