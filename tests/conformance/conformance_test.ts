@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startDocker, type TestDocker } from "../support/docker.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { pushBusybox } from "../support/base-images.ts";
+import { pushBusybox, pushBusyboxIndex } from "../support/base-images.ts";
+import { ensureArm64Emulation } from "../support/binfmt.ts";
 import { runTool } from "../support/image-assert.ts";
 import { loadCases, pool, pushSupportImages, runCase, type CaseResult } from "./harness.ts";
 
@@ -18,7 +19,14 @@ beforeAll(async () => {
   const busybox = await pushBusybox(reg);
   const baseConfig = JSON.parse(await runTool(["skopeo", "inspect", "--config", "--tls-verify=false", `docker://${busybox}`]));
   if (cases.some((c) => !c.expected)) docker = await startDocker();
-  const env = { docker, busybox, registry: reg.host, baseHistoryLength: (baseConfig.history ?? []).length };
+  // Cases run for another platform (case.json "platforms") build FROM a two-platform busybox, under emulation.
+  let busyboxMulti: string | undefined;
+  if (cases.some((c) => c.options.platform)) {
+    const why = ensureArm64Emulation();
+    if (why) throw new Error(why);
+    busyboxMulti = await pushBusyboxIndex(reg);
+  }
+  const env = { docker, busybox, busyboxMulti, registry: reg.host, baseHistoryLength: (baseConfig.history ?? []).length };
   if (docker) await pushSupportImages(env);
   // Two cases at a time keeps both cores busy without the builds fighting over them.
   results = pool(cases, 2, (c) => runCase(c, env));

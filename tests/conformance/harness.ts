@@ -29,6 +29,13 @@ export interface CaseOptions {
   ignorePaths?: string[];
   /** Compare file mtimes too (for cases about timestamps). */
   compareMtime?: boolean;
+  /**
+   * Also run the case for each of these platforms (`docker build --platform P`, kiln `--platform P`), as the case
+   * named `<case>.<os>-<arch>`, FROM a two-platform busybox (@BUSYBOX@ names it in those runs).
+   */
+  platforms?: string[];
+  /** Set on the extra runs `platforms` makes. */
+  platform?: string;
 }
 
 /** expected.json: the image kiln must produce, for syntax Docker 20.10 cannot build. */
@@ -61,13 +68,18 @@ export function loadCases(): Case[] {
       const dir = join(CASES_DIR, name);
       const read = (f: string) => (existsSync(join(dir, f)) ? JSON.parse(readFileSync(join(dir, f), "utf8")) : undefined);
       return { name, dir, options: read("case.json") ?? {}, expected: read("expected.json") };
-    });
+    })
+    .flatMap((c: Case) => [c, ...(c.options.platforms ?? []).map((platform) => ({
+      ...c, name: `${c.name}.${platform.replaceAll("/", "-")}`, options: { ...c.options, platform, platforms: undefined },
+    }))]);
 }
 
 export interface Env {
   docker?: TestDocker;
   /** The busybox reference in the test registry: replaces @BUSYBOX@ in every case file. */
   busybox: string;
+  /** A busybox index for linux/amd64 and linux/arm64: @BUSYBOX@ in the cases run for another platform. */
+  busyboxMulti?: string;
   /** "127.0.0.1:PORT" of the test registry: replaces @REGISTRY@. */
   registry: string;
 }
@@ -85,7 +97,8 @@ function prepareContext(c: Case, env: Env): string {
       if (e.isDirectory()) fill(p);
       else if (e.isFile() && /Dockerfile|\.dockerignore$/.test(e.name)) {
         const text = readFileSync(p, "utf8");
-        if (text.includes("@")) writeFileSync(p, text.replaceAll("@BUSYBOX@", env.busybox).replaceAll("@REGISTRY@", env.registry));
+        const busybox = c.options.platform ? env.busyboxMulti! : env.busybox;
+        if (text.includes("@")) writeFileSync(p, text.replaceAll("@BUSYBOX@", busybox).replaceAll("@REGISTRY@", env.registry));
       }
     }
   };
@@ -124,6 +137,7 @@ async function buildWithDocker(c: Case, ctx: string, out: string, env: Env): Pro
   for (const [k, v] of Object.entries(c.options.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   for (const [k, v] of Object.entries(c.options.labels ?? {})) args.push("--label", `${k}=${v}`);
   if (c.options.target) args.push("--target", c.options.target);
+  if (c.options.platform) args.push("--platform", c.options.platform);
   const b = await docker.run([...args, ctx]);
   if (b.code !== 0) return { error: `docker build failed (${b.code}): ${lastLines(b.stderr)}` };
   const tarPath = join(out, "docker.tar");
@@ -144,6 +158,7 @@ async function buildWithKiln(c: Case, ctx: string, out: string): Promise<Built> 
   for (const [k, v] of Object.entries(c.options.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   for (const [k, v] of Object.entries(c.options.labels ?? {})) args.push("--label", `${k}=${v}`);
   if (c.options.target) args.push("--target", c.options.target);
+  if (c.options.platform) args.push("--platform", c.options.platform);
   const r = await runKiln(args, { env: { TMPDIR: out } });
   if (r.code !== 0) return { error: `kiln failed (${r.code}): ${lastLines(r.stderr)}` };
   // The OCI layout is what the validator reads: the docker archive has no media types or compressed blobs to check.
