@@ -218,19 +218,9 @@ export class RegistryClient {
       await this.#pushBlobs(await this.#session(registry, "push"), repository, image, ser.configBytes, ser.configDescriptor.digest);
     }
     for (const group of groups.values()) {
-      const { registry, repository } = group[0];
+      const { registry } = group[0];
       const s = await this.#session(registry, "push");
-      for (const r of group) {
-        const refText = formatReference(r);
-        try {
-          await putManifest(s, repository, r.tag ?? digest, ser.manifestBytes, ser.manifestDescriptor.mediaType, refText);
-        } catch (e) {
-          if (!(this.#o.ignoreImmutableTagErrors && isImmutableTagError(e))) throw e;
-          this.#log.warn(`${refText} is an immutable tag the registry would not move; keeping it as it is (--push-ignore-immutable-tag-errors): ${(e as Error).message}`);
-          continue;
-        }
-        this.#log.info(`Pushed ${refText}`, { digest });
-      }
+      for (const r of group) await this.#putManifest(s, r, ser.manifestBytes, ser.manifestDescriptor.mediaType, digest);
     }
     this.#log.debug(`push of ${refs.join(", ")} done`, { layers: image.layers.length, pushMs: Math.round(performance.now() - started) });
     return { digest };
@@ -255,19 +245,21 @@ export class RegistryClient {
       const d = serializeImage(image).manifestDescriptor.digest;
       await this.push(image, repos.map((repo) => `${repo}@${d}`));
     }
-    for (const r of parsed) {
-      const refText = formatReference(r);
-      const s = await this.#session(r.registry, "push");
-      try {
-        await putManifest(s, r.repository, r.tag ?? digest, index.bytes, index.descriptor.mediaType, refText);
-      } catch (e) {
-        if (!(this.#o.ignoreImmutableTagErrors && isImmutableTagError(e))) throw e;
-        this.#log.warn(`${refText} is an immutable tag the registry would not move; keeping it as it is (--push-ignore-immutable-tag-errors): ${(e as Error).message}`);
-        continue;
-      }
-      this.#log.info(`Pushed ${refText}`, { digest });
-    }
+    for (const r of parsed) await this.#putManifest(await this.#session(r.registry, "push"), r, index.bytes, index.descriptor.mediaType, digest);
     return { digest };
+  }
+
+  /** Puts a manifest or index under `r` (its tag, else its digest); a tag kept by --push-ignore-immutable-tag-errors is not logged as pushed. */
+  async #putManifest(s: Session, r: Reference, bytes: Uint8Array, mediaType: string, digest: string): Promise<void> {
+    const refText = formatReference(r);
+    try {
+      await putManifest(s, r.repository, r.tag ?? digest, bytes, mediaType, refText);
+    } catch (e) {
+      if (!(this.#o.ignoreImmutableTagErrors && isImmutableTagError(e))) throw e;
+      this.#log.warn(`${refText} is an immutable tag the registry would not move; keeping it as it is (--push-ignore-immutable-tag-errors): ${(e as Error).message}`);
+      return;
+    }
+    this.#log.info(`Pushed ${refText}`, { digest });
   }
 
   async #pushBlobs(s: Session, repo: string, image: Image, configBytes: Uint8Array, configDigest: string): Promise<void> {
