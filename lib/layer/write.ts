@@ -51,42 +51,53 @@ const BATCH = 256 * 1024;
  * of 100,000 small files is not 300,000 stream writes; large body chunks pass through as they are.
  */
 export async function* tarStream(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>): AsyncGenerator<Uint8Array> {
+  // Chunks ready to go out; filled by the plain functions below, emptied after each entry or body chunk
+  // (a generator per write cost more than the writes for 100,000 small files).
+  const ready: Uint8Array[] = [];
+  // A fresh, zero-filled batch each time: what goes out is never written again, and padding is a skip.
   let buf = new Uint8Array(BATCH);
   let used = 0;
-  function* put(bytes: Uint8Array): Generator<Uint8Array> {
-    if (bytes.byteLength >= BATCH / 4) {
-      if (used > 0) { yield buf.subarray(0, used); buf = new Uint8Array(BATCH); used = 0; }
-      yield bytes;
-      return;
-    }
-    if (used + bytes.byteLength > BATCH) { yield buf.subarray(0, used); buf = new Uint8Array(BATCH); used = 0; }
+  const flush = () => {
+    if (used > 0) { ready.push(buf.subarray(0, used)); buf = new Uint8Array(BATCH); used = 0; }
+  };
+  const put = (bytes: Uint8Array) => {
+    if (bytes.byteLength >= BATCH / 4) { flush(); ready.push(bytes); return; }
+    if (used + bytes.byteLength > BATCH) flush();
     buf.set(bytes, used);
     used += bytes.byteLength;
-  }
+  };
+  const zeros = (n: number) => {
+    if (used + n > BATCH) flush();
+    used += n;
+  };
   for await (const e of entries) {
     const h = e.header;
-    const body = h.type === "file" ? (e.body ?? new Uint8Array(0)) : undefined;
+    const body = h.type === "file" ? (e.body ?? EMPTY) : undefined;
     const size = body instanceof Uint8Array ? body.byteLength : h.type === "file" ? (h.size ?? 0) : 0;
-    yield* put(encodeHeader({ ...h, size }));
+    put(encodeHeader(h.type !== "file" || h.size === size ? h : { ...h, size }));
     if (body === undefined) continue;
     let written = 0;
     if (body instanceof Uint8Array) {
-      yield* put(body);
+      put(body);
       written = body.byteLength;
     } else {
       for await (const chunk of body) {
         written += chunk.byteLength;
         if (written > size) break;
-        yield* put(chunk);
+        put(chunk);
+        if (ready.length > 0) { yield* ready; ready.length = 0; }
       }
     }
     if (written !== size) throw new LayerWriteError(h.name, `its body has ${written > size ? "more than" : "only"} ${written} bytes but the header says ${size}`);
-    const pad = padding(size);
-    if (pad) yield* put(new Uint8Array(pad));
+    zeros(padding(size));
+    if (ready.length > 0) { yield* ready; ready.length = 0; }
   }
-  yield* put(new Uint8Array(2 * BLOCK));
-  if (used > 0) yield buf.subarray(0, used);
+  zeros(2 * BLOCK);
+  flush();
+  yield* ready;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** The chunks of `chunks`, hashed on the way past (the diffID is the sha256 of the uncompressed tar). */
 async function* hashed(chunks: AsyncIterable<Uint8Array>, counter: Sha256Counter, counted?: (n: number) => void): AsyncGenerator<Uint8Array> {

@@ -1,14 +1,17 @@
 // Snapshots: diff the tree against the index and stream what changed into a layer.
 // Kaniko's rules: changed entries plus all their parent directories, one whiteout per deleted
 // top-most path, sorted names, hardlinks inside the layer as link entries.
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import type { TarEntry, TarHeader } from "../layer/mod.ts";
 import type { ContentHasher } from "./content-hash.ts";
 import {
   type FileIndex, type SnapshotMode, type StatRecord, devMajor, devMinor, isDir, mtimeMs, sameContentMeta, statChanged, statPath,
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from "./index.ts";
+import { SmallFileReader, type SmallFile } from "./read-at.ts";
 import { getXattrs } from "./xattr.ts";
+
+const NO_XATTRS: Record<string, Uint8Array> = Object.freeze({}) as Record<string, Uint8Array>;
 import { ancestors, baseOf, hostPath, joinRoot, parentOf, underAny } from "./paths.ts";
 
 export type PlanItem =
@@ -149,18 +152,11 @@ export interface EntryOptions {
 // a step writes 100,000 small files.
 const SMALL_FILE = 1 << 20;
 
-function smallBody(host: string, size: number, hasher: ContentHasher, xattrs: Record<string, Uint8Array>, done: (h: string) => void): Uint8Array | undefined {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(host);
-  } catch {
-    return undefined;
-  }
-  if (bytes.byteLength !== size) return undefined; // changed since the walk: let the stream path report it
+function smallBody(file: SmallFile, hasher: ContentHasher, xattrs: Record<string, Uint8Array>, done: (h: string) => void): Uint8Array {
   hasher.begin();
-  hasher.update(bytes);
+  hasher.update(file.bytes);
   done(hasher.end(xattrs));
-  return bytes;
+  return file.bytes;
 }
 
 async function* hashedBody(host: string, hasher: ContentHasher, xattrs: Record<string, Uint8Array>, done: (h: string) => void): AsyncGenerator<Uint8Array> {
@@ -176,58 +172,67 @@ async function* hashedBody(host: string, hasher: ContentHasher, xattrs: Record<s
 export async function* planEntries(root: string, items: readonly PlanItem[], opts: EntryOptions): AsyncGenerator<TarEntry> {
   const clampMs = opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : undefined;
   const firstName = new Map<string, string>(); // dev:ino -> first path written, for hardlinks
-  for (const item of items) {
-    if (item.kind === "whiteout") {
-      yield {
-        header: { name: tarName(item), type: "file", mode: 0, uid: 0, gid: 0, mtime: new Date(clampMs ?? 0) },
-        body: new Uint8Array(0),
+  const reader = new SmallFileReader();
+  try {
+    for (const item of items) {
+      if (item.kind === "whiteout") {
+        yield {
+          header: { name: tarName(item), type: "file", mode: 0, uid: 0, gid: 0, mtime: new Date(clampMs ?? 0) },
+          body: new Uint8Array(0),
+        };
+        continue;
+      }
+      const { path, rec } = item;
+      const ms = mtimeMs(rec);
+      const host = hostPath(root, path);
+      // A small file not linked to an earlier entry is read first: its descriptor tells whether
+      // there are attributes, which spares a getXattrs path lookup per file.
+      const small = (rec.mode & S_IFMT) === S_IFREG && rec.size < SMALL_FILE && (rec.nlink === 1 || !firstName.has(`${rec.dev}:${rec.ino}`))
+        ? reader.read(hostPath(root, parentOf(path)), baseOf(path), rec.size)
+        : undefined;
+      const xattrs = small && !small.hasXattrs ? NO_XATTRS : getXattrs(host);
+      const base = {
+        name: path, mode: rec.mode & 0o7777, uid: rec.uid, gid: rec.gid, mtime: new Date(clampMs !== undefined ? Math.min(ms, clampMs) : ms),
+        ...(Object.keys(xattrs).length ? { xattrs } : {}),
       };
-      continue;
-    }
-    const { path, rec } = item;
-    const ms = mtimeMs(rec);
-    const host = hostPath(root, path);
-    const xattrs = getXattrs(host);
-    const base = {
-      name: path, mode: rec.mode & 0o7777, uid: rec.uid, gid: rec.gid, mtime: new Date(clampMs !== undefined ? Math.min(ms, clampMs) : ms),
-      ...(Object.keys(xattrs).length ? { xattrs } : {}),
-    };
-    let header: TarHeader;
-    let body: TarEntry["body"];
-    switch (rec.mode & S_IFMT) {
-      case S_IFDIR:
-        header = { ...base, type: "directory" };
-        break;
-      case S_IFREG: {
-        const key = `${rec.dev}:${rec.ino}`;
-        const first = rec.nlink > 1 ? firstName.get(key) : undefined;
-        if (first !== undefined) {
-          header = { ...base, type: "link", linkname: first };
-          const h = opts.hashes.get(first);
-          if (h !== undefined) opts.hashes.set(path, h);
+      let header: TarHeader;
+      let body: TarEntry["body"];
+      switch (rec.mode & S_IFMT) {
+        case S_IFDIR:
+          header = { ...base, type: "directory" };
+          break;
+        case S_IFREG: {
+          const key = `${rec.dev}:${rec.ino}`;
+          const first = rec.nlink > 1 ? firstName.get(key) : undefined;
+          if (first !== undefined) {
+            header = { ...base, type: "link", linkname: first };
+            const h = opts.hashes.get(first);
+            if (h !== undefined) opts.hashes.set(path, h);
+            break;
+          }
+          if (rec.nlink > 1) firstName.set(key, path);
+          header = { ...base, type: "file", size: rec.size };
+          const record = (h: string) => opts.hashes.set(path, h);
+          body = small ? smallBody(small, opts.hasher, xattrs, record) : hashedBody(host, opts.hasher, xattrs, record);
           break;
         }
-        if (rec.nlink > 1) firstName.set(key, path);
-        header = { ...base, type: "file", size: rec.size };
-        const record = (h: string) => opts.hashes.set(path, h);
-        body = (rec.size < SMALL_FILE ? smallBody(host, rec.size, opts.hasher, xattrs, record) : undefined) ??
-          hashedBody(host, opts.hasher, xattrs, record);
-        break;
+        case S_IFLNK:
+          header = { ...base, type: "symlink", linkname: rec.link ?? "" };
+          break;
+        case S_IFCHR:
+        case S_IFBLK:
+          header = { ...base, type: (rec.mode & S_IFMT) === S_IFCHR ? "character-device" : "block-device", devmajor: devMajor(rec.rdev), devminor: devMinor(rec.rdev) };
+          break;
+        case S_IFIFO:
+          header = { ...base, type: "fifo" };
+          break;
+        default:
+          opts.skipped?.(path);
+          continue;
       }
-      case S_IFLNK:
-        header = { ...base, type: "symlink", linkname: rec.link ?? "" };
-        break;
-      case S_IFCHR:
-      case S_IFBLK:
-        header = { ...base, type: (rec.mode & S_IFMT) === S_IFCHR ? "character-device" : "block-device", devmajor: devMajor(rec.rdev), devminor: devMinor(rec.rdev) };
-        break;
-      case S_IFIFO:
-        header = { ...base, type: "fifo" };
-        break;
-      default:
-        opts.skipped?.(path);
-        continue;
+      yield body === undefined ? { header } : { header, body };
     }
-    yield body === undefined ? { header } : { header, body };
+  } finally {
+    reader.close();
   }
 }
