@@ -22,7 +22,7 @@ import { pushBusybox } from "../../tests/support/base-images.ts";
 import { startDocker } from "../../tests/support/docker.ts";
 import { runContainer } from "../../tests/support/container.ts";
 import { ensureBinary, REPO } from "../../tests/support/kiln.ts";
-import { benchFileSystem, median, sh } from "./support.ts";
+import { benchFileSystem, removeBenchFileSystem, median, sh } from "./support.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -130,9 +130,7 @@ try {
 } finally {
   await docker.stop();
   await reg.stop();
-  Bun.spawnSync(["bash", "-c", `grep -o ' ${top}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
-  fsys.close();
-  rmSync(outer, { recursive: true, force: true });
+  removeBenchFileSystem(fsys, outer);
 }
 loads.push(load());
 

@@ -7,14 +7,14 @@
 // (KILN_BENCH_LOOP=0: the temp dir's own), so no builder pays for inodes another run freed minutes
 // ago (ext4 skips recently freed inodes when it allocates; see snapshot-apply.ts).
 // Usage: bun scripts/bench/snapshot-e2e.ts [runs=1]
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRegistry } from "../../tests/support/registry.ts";
 import { pushBusybox } from "../../tests/support/base-images.ts";
 import { startDocker } from "../../tests/support/docker.ts";
 import { ensureBinary } from "../../tests/support/kiln.ts";
-import { benchFileSystem } from "./support.ts";
+import { benchFileSystem, removeBenchFileSystem } from "./support.ts";
 
 const runs = Number(process.argv[2] ?? 1);
 const reg = await startRegistry();
@@ -70,9 +70,7 @@ RUN echo changed > /data/7/7
 } finally {
   await docker.stop();
   await reg.stop();
-  Bun.spawnSync(["bash", "-c", `grep -o ' ${top}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
-  fsys.close();
-  rmSync(outer, { recursive: true, force: true });
+  removeBenchFileSystem(fsys, outer);
 }
 const fmt = (xs: number[]) => xs.map((x) => `${x.toFixed(1)} s`).join(", ");
 for (const [k, v] of Object.entries(results)) console.log(`${k}: ${fmt(v)}`);

@@ -1,6 +1,6 @@
 // What the snapshot and apply benchmarks share: shell steps, medians, test content, and the fresh
 // file system they measure on.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 /** Runs a bash command; its stdout and stderr, or an error naming the command. */
@@ -52,6 +52,13 @@ export function benchFileSystem(outer: string, gib: number, opts: { inodeRatio?:
   const img = join(outer, "fs.img");
   sh(`truncate -s ${Math.ceil(gib)}G ${img} && mkfs.ext4 -q -F ${opts.inodeRatio ? `-i ${opts.inodeRatio}` : ""} ${img} && mount -o loop ${img} ${dir}`);
   return { dir, loop: true, close: () => void Bun.spawnSync(["umount", dir]) };
+}
+
+/** Removes a benchmark's temp dir `outer` and its file system, lazily unmounting what a builder left mounted under it (dockerd's overlays). */
+export function removeBenchFileSystem(fsys: { dir: string; close(): void }, outer: string): void {
+  Bun.spawnSync(["bash", "-c", `grep -o ' ${fsys.dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
+  fsys.close();
+  rmSync(outer, { recursive: true, force: true });
 }
 
 /** One `tar -xzf` of `blob` into a new directory `dir`, synced before and after; its wall time and tar's own user and sys seconds. */
