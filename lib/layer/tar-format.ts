@@ -64,8 +64,8 @@ const MAGIC = enc.encode("ustar\x0000");
 function ustarBlock(f: {
   name: Uint8Array; prefix: Uint8Array; mode: number; uid: number; gid: number; size: number; mtime: number;
   typeflag: number; linkname: Uint8Array; devmajor: number; devminor: number;
-}): Uint8Array {
-  const b = new Uint8Array(BLOCK);
+}, into?: Uint8Array): Uint8Array {
+  const b = into ? into.fill(0) : new Uint8Array(BLOCK);
   putString(b, 0, 100, f.name);
   putOctal(b, 100, 8, f.mode);
   putOctal(b, 108, 8, f.uid);
@@ -91,8 +91,10 @@ const USTAR_MAX_SIZE = 0o77777777777;
 /**
  * The header blocks for one entry: a PAX header (when needed) and the ustar block. Directories
  * end in "/", names are relative, user and group names are empty, mtimes whole seconds.
+ * With `scratch` (one block), a header without PAX records is written there and returned: for a
+ * caller that copies it at once, one buffer serves every header.
  */
-export function encodeHeader(h: TarHeader): Uint8Array {
+export function encodeHeader(h: TarHeader, scratch?: Uint8Array): Uint8Array {
   let nameStr = relativeName(h.name);
   if (h.type === "directory" && !nameStr.endsWith("/")) nameStr += "/";
   const name = enc.encode(nameStr);
@@ -116,7 +118,7 @@ export function encodeHeader(h: TarHeader): Uint8Array {
     mode: (h.mode & 0o7777) | 0, uid: h.uid > USTAR_MAX_ID ? 0 : h.uid, gid: h.gid > USTAR_MAX_ID ? 0 : h.gid,
     size: size > USTAR_MAX_SIZE ? 0 : size, mtime: mtime < 0 || mtime > USTAR_MAX_SIZE ? 0 : mtime,
     typeflag: TYPEFLAG[h.type], linkname: linkname.subarray(0, 100), devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0,
-  });
+  }, records.length === 0 ? scratch : undefined);
   if (records.length === 0) return main;
   const paxBody = new Uint8Array(records.reduce((n, r) => n + r.byteLength, 0));
   let off = 0;
