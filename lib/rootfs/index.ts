@@ -94,6 +94,14 @@ export function isDir(r: StatRecord | undefined): boolean {
   return r !== undefined && (r.mode & S_IFMT) === S_IFDIR;
 }
 
+/** A directory of a build root that could be listed could not be opened to stat its entries. */
+export class RootWalkError extends Error {
+  override name = "RootWalkError";
+  constructor(dir: string) {
+    super(`walking the build root: ${dir} can be listed but not opened; its files would be left out of the layer as deleted, so the step fails instead`);
+  }
+}
+
 /**
  * Records `start` (unless it is "/") and everything beneath it into `into`, skipping ignored
  * paths at directory level. A missing start records nothing.
@@ -115,7 +123,12 @@ export function walkInto(root: string, start: string, ignored: (p: string) => bo
       continue; // vanished while walking
     }
     const fd = openDir(hostDir);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // Skipping a directory that is still there would record its files as deleted (whiteouts in
+      // a layer that otherwise looks right, exit 0): fail the step instead.
+      if (statHost(hostDir) && (stx.mode() & S_IFMT) === S_IFDIR) throw new RootWalkError(dir);
+      continue; // vanished while walking
+    }
     try {
       for (const name of names) {
         const p = joinRoot(dir, name);

@@ -4,6 +4,7 @@
 // openat(dirfd) + flistxattr + one read + close, and the parent's descriptor is reused while the
 // sorted names stay in one directory.
 import { dlopen, FFIType } from "bun:ffi";
+import { O_CLOEXEC, O_DIRECTORY, O_NOATIME, O_NOFOLLOW } from "./open-flags.ts";
 
 const libc = dlopen("libc.so.6", {
   openat: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
@@ -13,11 +14,7 @@ const libc = dlopen("libc.so.6", {
 });
 
 const AT_FDCWD = -100;
-const O_RDONLY_CLOEXEC_NOFOLLOW = 0o2000000 | 0o400000;
-const O_DIRECTORY = 0o200000;
-// Reading a file a RUN has just written would update its atime (relatime): an inode write per
-// file. Allowed to the owner and to root; where refused, files are opened without it.
-const O_NOATIME = 0o1000000;
+const O_RDONLY_CLOEXEC_NOFOLLOW = O_CLOEXEC | O_NOFOLLOW;
 const encoder = new TextEncoder();
 
 /** What readSmall found: the bytes (a fresh copy) and whether the file has extended attributes. */
@@ -36,6 +33,8 @@ export class SmallFileReader {
   #dirfd = -1;
   #name = new Uint8Array(4096);
   #buf = new Uint8Array(64 * 1024);
+  // Reading a file a RUN has just written would update its atime (relatime): an inode write per
+  // file. Allowed to the owner and to root; where refused, files are opened without it.
   #noatime = O_NOATIME;
 
   // A NUL-terminated copy of s in the reused name buffer (grown for very long names).

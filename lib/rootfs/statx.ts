@@ -3,6 +3,7 @@
 // nanosecond times) for each, which costs more than the system call. statx relative to an open
 // directory also spares the kernel a full path walk per file.
 import { dlopen, FFIType } from "bun:ffi";
+import { O_CLOEXEC, O_DIRECTORY } from "./open-flags.ts";
 
 const libc = dlopen("libc.so.6", {
   statx: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.u32, FFIType.ptr], returns: FFIType.i32 },
@@ -13,7 +14,6 @@ const libc = dlopen("libc.so.6", {
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const STATX_BASIC_STATS = 0x7ff;
-const O_RDONLY_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
 
 // struct statx (linux/stat.h) as 32-bit words; its layout is the same on every architecture.
 // Passed as typed arrays, not as pointers taken once: JSC may move a small typed array's storage.
@@ -60,7 +60,7 @@ export function statHost(path: string): boolean {
 
 /** Opens a directory for statAt; -1 when it cannot be opened. */
 export function openDir(path: string): number {
-  return libc.symbols.open(cName(path), O_RDONLY_DIRECTORY_CLOEXEC);
+  return libc.symbols.open(cName(path), O_DIRECTORY | O_CLOEXEC);
 }
 
 export function closeDir(fd: number): void {

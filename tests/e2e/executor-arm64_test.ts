@@ -1,7 +1,7 @@
 // kiln's arm64 executor image, from scripts/images.sh --platforms linux/amd64,linux/arm64 --push: the pushed and
 // laid-out index names both platforms, and the arm64 image, unpacked and run the way a container runs it (its own
 // root, under qemu-user-static registered with binfmt_misc's F flag), builds and pushes an image FROM the arm64
-// busybox of a two-platform base. Emulated Bun starts slowly: one build only.
+// busybox of a two-platform base, with a COPY and a RUN. Emulated Bun starts slowly: one build only.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -68,7 +68,10 @@ test("the arm64 executor (aarch64 binary and loader) builds and pushes an image 
   }
   expect(await runTool(["file", join(img.rootfsDir, "kaniko/executor")])).toContain("interpreter /kaniko/lib/ld-linux-aarch64.so.1");
 
-  const ctx = makeContext({ Dockerfile: `FROM ${base}\nCOPY msg.txt /msg.txt\n`, "msg.txt": "from arm64 kiln\n" });
+  // The RUN executes the arm64 busybox (emulated) and is snapshotted by the arm64 kiln: the walk once opened
+  // directories with x86_64's O_DIRECTORY value (O_DIRECT on arm64), saw an empty root, and the RUN's layer
+  // held only a whiteout of /msg.txt, with exit 0.
+  const ctx = makeContext({ Dockerfile: `FROM ${base}\nCOPY msg.txt /\nRUN uname -m > /arch.txt\n`, "msg.txt": "from arm64 kiln\n" });
   cleanup.push(ctx);
   const dest = `${reg.host}/from-arm64-executor:v1`;
   const c = img.config.config;
@@ -81,6 +84,7 @@ test("the arm64 executor (aarch64 binary and loader) builds and pushes an image 
   // The executor's own platform (arm64) picked the base's arm64 image and labels the result arm64.
   expect(built.config.architecture).toBe("arm64");
   expect(built.files.get("/msg.txt")?.content).toBe("from arm64 kiln\n");
+  expect(built.files.get("/arch.txt")?.content).toBe("aarch64\n");
   expect(await runTool(["file", "-L", join(built.rootfsDir, "bin/busybox")])).toContain("ARM aarch64");
   for (const p of ["/kaniko", "/workspace"]) expect(built.files.get(p)).toBeUndefined();
 }, 600_000);
