@@ -14,8 +14,9 @@
 # which a base image unpacked over / may replace or lack. The image's copy gets its interpreter and library
 # path rewritten with patchelf to /kaniko/lib, where the loader and the libraries it needs are copied from this
 # host. Bun's compiled payload lives in an ELF section (.bun), which patchelf keeps intact.
-# arm64 (--platforms ...,linux/arm64): dist/kiln-arm64 from `bun build --compile --target=bun-linux-arm64` (Bun
-# fetches its arm64 runtime from the npm registry), glibc and a static busybox from Debian's arm64 packages
+# arm64 (--platforms ...,linux/arm64): dist/kiln-arm64 from package.json's build script (the flags of dist/kiln)
+# with --target=bun-linux-arm64 (Bun fetches its arm64 runtime from the npm registry), glibc and a static
+# busybox from Debian's arm64 packages
 # (scripts/arm64-deps.sh; the system's apt setup is untouched), the same patchelf step, built with
 # --custom-platform linux/arm64. The arm64 binary is started once under emulation (binfmt_misc must have an
 # aarch64 handler; the tests register qemu-user-static's) to check patchelf kept it whole.
@@ -91,7 +92,9 @@ context() { # ARCH DIR
     mapfile -t libs < <(ldd "$exe" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
   else
     exe=dist/kiln-arm64
-    node_modules/.bin/bun build --compile --bytecode --format=esm --target=bun-linux-arm64 cli/main.ts --outfile "$exe" >"$work/bun-arm64.log" 2>&1 \
+    # package.json's build script (the flags dist/kiln was compiled with) for the arm64 target: Bun takes the
+    # last --outfile, so the appended one replaces the script's dist/kiln.
+    node_modules/.bin/bun run build --target=bun-linux-arm64 --outfile "$exe" >"$work/bun-arm64.log" 2>&1 \
       || die "bun build --target=bun-linux-arm64 failed (it fetches @oven/bun-linux-aarch64 from the npm registry): $(tail -3 "$work/bun-arm64.log")"
     local deps; deps=$(bash "$here/arm64-deps.sh")
     busybox=$deps/bin/busybox

@@ -10,11 +10,14 @@ export type KilnFlavour = "source" | "binary";
 
 export interface KilnRun { code: number; stdout: string; stderr: string }
 
-/** Compiles dist/kiln when it is missing (scripts/test.sh compiles it before the suite). */
+/**
+ * Compiles dist/kiln when it is missing (scripts/test.sh compiles it before the suite), with package.json's build
+ * script, so tests run the binary users get.
+ */
 export async function ensureBinary(): Promise<string> {
   if (!existsSync(BINARY)) {
-    const p = Bun.spawnSync([process.execPath, "build", "--compile", join(REPO, "cli/main.ts"), "--outfile", BINARY], { stderr: "pipe" });
-    if (p.exitCode !== 0) throw new Error(`compiling dist/kiln failed: ${p.stderr.toString()}`);
+    const p = Bun.spawnSync([process.execPath, "run", "build"], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode !== 0) throw new Error(`compiling dist/kiln (bun run build) failed: ${p.stderr.toString()}`);
   }
   return BINARY;
 }
