@@ -28,6 +28,7 @@ if (!existsSync(join(tree, "done"))) {
 const tmp = mkdtempSync(join(tree, "out-"));
 try {
   const ms: number[] = [];
+  const cpu: number[] = []; // user + system, all threads: steadier than wall time on a loaded machine
   let digest = "";
   for (let r = 0; r < runs; r++) {
     // As if just written: an atime older than the mtime, so a read updates it (relatime), as it does
@@ -37,14 +38,17 @@ try {
     }
     const fs = new RootFS(root, { logger: silentLogger, tmpDir: tmp });
     const t = performance.now();
+    const c = process.cpuUsage();
     const layer = await fs.snapshot({ compression: "gzip", mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" });
     ms.push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    cpu.push((used.user + used.system) / 1000);
     digest = layer.digest;
     rmSync(layer.path!, { force: true });
   }
   const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(await Bun.file("/proc/self/status").text())![1]) / 1024;
-  const sorted = [...ms].sort((a, b) => a - b);
-  console.log(`snapshot of ${files} new files: median ${sorted[Math.floor(runs / 2)]!.toFixed(0)} ms, runs ${ms.map((x) => x.toFixed(0)).join(" ")} ms; ` +
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(0);
+  console.log(`snapshot of ${files} new files: median ${median(ms)} ms (runs ${ms.map((x) => x.toFixed(0)).join(" ")}), CPU median ${median(cpu)} ms (${cpu.map((x) => x.toFixed(0)).join(" ")}); ` +
     `${digest.slice(0, 19)}; peak RSS ${hwm.toFixed(0)} MiB (${rootfsDir})`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
