@@ -185,7 +185,7 @@ async function buildTarget(options: BuildOptions, plan: BuildPlan, dir: string, 
   const forPlatform = dir !== env.workDir ? ` for ${formatPlatform(options.platform)}` : "";
   const scheduler = new StageScheduler<StageResult>({ sequential: !!inPlace });
   const fromRoots = new FromRoots({
-    df, workDir: dir, logger: log, inPlace: !!inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => images(ref, options.platform),
+    df, workDir: dir, logger: log, inPlace, stageResult: (i) => scheduler.result(i), pull: (ref) => images(ref, options.platform),
   });
   const keysInput: StepKeysInput = {
     df, options, buildContext,
@@ -208,7 +208,7 @@ async function buildTarget(options: BuildOptions, plan: BuildPlan, dir: string, 
     const cache = layerCache?.forStage(base.root ? base.cacheKey : imageBaseKey(from.image, base.image, platform), stepKeys(keysInput, index));
     return buildStage({
       df, stage, base: base.image, baseRoot: base.root, baseArgEnv: base.argEnv, options, workDir, buildContext, metaArgs: plan.metaArgs,
-      fromRoot: fromRoots.forStage(index), inPlace, runMounts, timer, ...(cache ? { cache } : {}),
+      fromRoot: fromRoots.forStage(index), inPlace, keepAs: fromRoots.keepDir(index), runMounts, timer, ...(cache ? { cache } : {}),
       // A stage shared by several platforms' plans keeps compressed layers: one of them may output it.
       internal: !layerCache && !shared.has(index) && !plan.layersLeave(stage),
     });

@@ -16,6 +16,8 @@ export interface StageRootOptions {
   /** The root of the base when it is an earlier stage: copied instead of applying its layers again. */
   baseRoot?: () => Promise<string>;
   inPlace?: InPlaceRoot;
+  /** In place: where the stage's files are kept when the next stage claims "/" (a later stage copies from it). */
+  keepAs?: string;
   /** What snapshots leave out (isolated mode; in place the in-place root's list). */
   ignorePaths: string[];
   snapshotMode: SnapshotMode;
@@ -71,7 +73,7 @@ export class StageRoot {
   async #create(): Promise<RootFS> {
     const o = this.#o;
     if (o.inPlace) {
-      await o.inPlace.claim();
+      await o.inPlace.claim({ keepAs: o.keepAs, settled: () => this.#fs !== undefined && this.#pending.length === 0 });
     } else {
       mkdirSync(this.dir, { recursive: true });
       chmodSync(this.dir, 0o755); // a container's "/" is 0755; non-root users must be able to enter it

@@ -44,6 +44,8 @@ export interface StageInput {
   runMounts?: MountResources;
   /** In-place mode: the shared root "/" (RUN runs on it directly, not in a chroot). */
   inPlace?: InPlaceRoot;
+  /** In place: where this stage's files are kept for a later stage's COPY --from once the next stage claims "/". */
+  keepAs?: string;
   /** Default: none (every step executes). */
   cache?: StepCache;
   timer?: StageTimer;
@@ -61,7 +63,7 @@ export async function buildStage(input: StageInput): Promise<StageResult> {
   const tmpDir = join(workDir, "tmp");
   mkdirSync(tmpDir, { recursive: true });
   const root = new StageRoot({
-    dir: join(workDir, "roots", String(stage.index)), base: input.base, baseRoot: input.baseRoot, inPlace: input.inPlace,
+    dir: join(workDir, "roots", String(stage.index)), base: input.base, baseRoot: input.baseRoot, inPlace: input.inPlace, keepAs: input.keepAs,
     ignorePaths: isolatedIgnorePaths(options.ignorePaths), snapshotMode: options.snapshotMode,
     extractRetries: options.imageFsExtractRetry, logger: log, tmpDir,
   });

@@ -33,3 +33,11 @@ export class UserLookupError extends Error {
     super(`user "${spec}": ${problem}; use a numeric id or add the entry to the image first`);
   }
 }
+
+/** A build root's files could not be moved or copied out to the directory that keeps them for a later stage. */
+export class RootMoveError extends Error {
+  override name = "RootMoveError";
+  constructor(path: string, dest: string, problem: string) {
+    super(`keeping ${path} of the build root in ${dest} for a later COPY --from: ${problem}; check the space and permissions of kiln's work directory`);
+  }
+}

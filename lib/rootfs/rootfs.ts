@@ -1,12 +1,12 @@
 // A stage's build root: apply layers into it, keep the baseline index, snapshot changes as layers.
-import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileLayer, type Layer } from "../image/mod.ts";
 import { readLayer, writeLayer } from "../layer/mod.ts";
 import { formatBytes, type Logger } from "../log/mod.ts";
 import { applyEntries } from "./apply.ts";
 import { ContentHasher } from "./content-hash.ts";
-import { LayerDigestError } from "./errors.ts";
+import { LayerDigestError, RootMoveError } from "./errors.ts";
 import { type FileIndex, type SnapshotMode, type StatRecord, sameRecord, statPath, S_IFMT, S_IFREG, walkInto } from "./index.ts";
 import { ignorePredicate } from "./ignore.ts";
 import { hostPath, joinRoot, layerPath, parentOf, resolveInRoot, RootPathError, underAny } from "./paths.ts";
@@ -229,18 +229,60 @@ export class RootFS {
    * them). The baseline is dropped: the next stage starts from its own base layers.
    */
   async wipe(): Promise<void> {
+    this.#eachRemovable((host) => rmSync(host, { recursive: true, force: true }));
+    this.#index = undefined;
+  }
+
+  /**
+   * Moves what wipe() would delete into the empty directory `dest` (outside what it moves: under an ignored path),
+   * as the same tree: renamed, so it costs about what deleting would. The directories wipe() keeps because an
+   * ignored path lies beneath them are made again in `dest` with their mode, owner and times. An entry that cannot
+   * be renamed there (another file system, an overlayfs lower directory) is copied (`cp -a`) and left for the wipe.
+   */
+  moveOut(dest: string): void {
+    const target = (p: string) => (p === "/" ? dest : dest + p);
+    const kept: { to: string; atime: Date; mtime: Date }[] = [];
+    const recreate = (host: string, to: string) => {
+      // Stat first: moving the entries out changes the directory's mtime.
+      const st = lstatSync(host);
+      mkdirSync(to, { recursive: true });
+      chownSync(to, st.uid, st.gid);
+      chmodSync(to, st.mode & 0o7777);
+      kept.push({ to, atime: st.atime, mtime: st.mtime });
+    };
+    recreate(this.dir, dest);
+    this.#eachRemovable((host, p) => {
+      try {
+        renameSync(host, target(p));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EXDEV" && code !== "EBUSY") throw e;
+        const cp = Bun.spawnSync(["cp", "-a", "--reflink=auto", host, target(p)], { stderr: "pipe" });
+        if (cp.exitCode !== 0) throw new RootMoveError(p, dest, cp.stderr.toString().trim());
+      }
+    }, (host, p) => recreate(host, target(p)));
+    // Once its entries moved in, which changed it.
+    for (const { to, atime, mtime } of kept) utimesSync(to, atime, mtime);
+  }
+
+  /**
+   * Calls `remove` for each top-most entry that is not ignored, and `enter` for each directory kept because an
+   * ignored path lies beneath it (before its entries): what a wipe deletes and what it leaves.
+   */
+  #eachRemovable(remove: (host: string, p: string) => void, enter: (host: string, p: string) => void = () => {}): void {
     const keep = this.#ignore;
-    const clear = (dir: string) => {
+    const visit = (dir: string) => {
       for (const name of readdirSync(hostPath(this.dir, dir))) {
         const p = joinRoot(dir, name);
         if (underAny(p, keep)) continue;
         const host = hostPath(this.dir, p);
-        if (keep.some((k) => k.startsWith(p + "/")) && lstatSync(host).isDirectory()) clear(p);
-        else rmSync(host, { recursive: true, force: true });
+        if (keep.some((k) => k.startsWith(p + "/")) && lstatSync(host).isDirectory()) {
+          enter(host, p);
+          visit(p);
+        } else remove(host, p);
       }
     };
-    clear("/");
-    this.#index = undefined;
+    visit("/");
   }
 
   // Waits until file timestamps tick past the index time, so a change made right after the

@@ -410,6 +410,32 @@ describe("wipe and ignore list", () => {
     expect(names(layer)).toEqual(["kiln/", "new"]);
   });
 
+  test("moveOut moves what a wipe would delete into a kept directory, as the same tree, and leaves the root as a wipe does", async () => {
+    const fs = newRoot(["/kiln/cache", "/proc", "/etc/hosts"]);
+    await fs.apply(await makeLayer([
+      { name: "etc", type: "directory", mode: 0o750, uid: 5, gid: 6 }, { name: "etc/a", body: "a" }, { name: "etc/hosts", body: "layer's" },
+      { name: "bin", type: "directory" }, { name: "bin/tool", mode: 0o4755, body: "t" }, { name: "bin/alias", type: "link", linkname: "bin/tool" },
+      { name: "bin/sh", type: "symlink", linkname: "tool" }, { name: "x", body: "x" },
+    ]));
+    mkdirSync(at("kiln/cache"), { recursive: true });
+    writeFileSync(at("kiln/cache/keep"), "k");
+    mkdirSync(at("proc"));
+    writeFileSync(at("etc/hosts"), "mounted\n");
+    const etc = lstatSync(at("etc"));
+    const dest = at("kiln/cache/stage");
+    fs.moveOut(dest);
+    await fs.wipe();
+    expect(sh(`cd ${root} && find . -path './kiln/cache/stage/*' -prune -o -print | sort`).trim().split("\n"))
+      .toEqual([".", "./etc", "./etc/hosts", "./kiln", "./kiln/cache", "./kiln/cache/keep", "./kiln/cache/stage", "./proc"]);
+    expect(sh(`cd ${dest} && find . | sort`).trim().split("\n")).toEqual([".", "./bin", "./bin/alias", "./bin/sh", "./bin/tool", "./etc", "./etc/a", "./kiln", "./x"]);
+    // /etc stays (a mount lies beneath it): its copy has its mode, owner and mtime (layers keep whole seconds).
+    const kept = lstatSync(join(dest, "etc"));
+    expect([kept.mode, kept.uid, kept.gid, Math.floor(kept.mtimeMs / 1000)]).toEqual([etc.mode, 5, 6, Math.floor(etc.mtimeMs / 1000)]);
+    expect(lstatSync(join(dest, "bin/tool")).mode & 0o7777).toBe(0o4755);
+    expect(lstatSync(join(dest, "bin/alias")).ino).toBe(lstatSync(join(dest, "bin/tool")).ino);
+    expect(readlinkSync(join(dest, "bin/sh"))).toBe("tool");
+  });
+
   test("mountIgnorePaths lists mounts beneath the root from mountinfo text", () => {
     const info = [
       "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",

@@ -139,6 +139,37 @@ describe("the executor image", () => {
     expect(r.code).toBe(0);
   }, 120_000);
 
+  test("COPY --from takes an earlier stage's files from where they were moved aside, the same files as from its layers", async () => {
+    const { rootfs, env, entrypoint } = await unpack("executor");
+    const setup = "RUN mkdir -p /out/d && echo a > /out/d/a && ln /out/d/a /out/d/hard && ln -s a /out/d/sym && chown 7:8 /out/d/a && " +
+      "chmod 4750 /out/d/a && mkfifo /out/fifo && chmod 700 /out/d && rm /bin/true\n";
+    // Stage "one" is named by COPY --from, so its files are moved aside when "two" takes "/" over; "two" is only
+    // named through an ARG, so it is wiped and unpacked from its layers for the COPY (and built only because
+    // unused stages are not skipped).
+    const ctx = makeContext({
+      Dockerfile: `ARG TWO=two\nFROM ${fx.base} AS one\n${setup}FROM ${fx.base} AS two\n${setup}FROM ${fx.base}\nARG TWO\n` +
+        "COPY --from=one /out /app/one\nCOPY --from=${TWO} /out /app/two\nCOPY --from=one /bin /app/bin-one\nCOPY --from=${TWO} /bin /app/bin-two\n",
+    });
+    cleanup.push(ctx);
+    const dest = `${fx.reg.host}/kept-stage:v1`;
+    const r = await runContainer(rootfs, ctx, env, [
+      ...entrypoint, "--context", "dir:///workspace", "--destination", dest, "--insecure", "--insecure-pull", "--reproducible", "--skip-unused-stages=false", "--log-format", "text",
+    ]);
+    expect(r.stderr).not.toContain("ERROR");
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/Keeping the filesystem of the previous stage/g)?.length).toBe(1);
+    const img = await inspectRegistryImage(dest);
+    inspected.push(img);
+    const under = (prefix: string) => [...img.files.values()].filter((f) => f.path.startsWith(prefix)).map((f) => ({ ...f, path: f.path.slice(prefix.length) }));
+    expect(under("/app/one/").map((f) => f.path).sort()).toEqual(["d", "d/a", "d/hard", "d/sym"]);
+    expect(under("/app/one/")).toEqual(under("/app/two/"));
+    expect(under("/app/bin-one/").length).toBeGreaterThan(50);
+    expect(under("/app/bin-one/")).toEqual(under("/app/bin-two/"));
+    expect(img.files.get("/app/bin-one/true")).toBeUndefined();
+    expect(img.files.get("/app/one/d/a")).toMatchObject({ mode: 0o4750, uid: 7, gid: 8, content: "a\n" });
+    expect(readdirSync(join(rootfs, "kaniko")).sort()).toEqual([".docker", "executor", "lib", "ssl", "warmer"]);
+  }, 120_000);
+
   test("--cache in place: a rebuild is served from the cache, and a miss after hits first applies the cached layers over /", async () => {
     const layersOf = async (repo: string) => {
       const m = (await manifestOf(fx.reg.host, repo, "t")) as { layers: { digest: string }[] } | undefined;
