@@ -8,6 +8,7 @@ import { relativeName, type EntryType, type TarHeader } from "./header.ts";
 export const BLOCK = 512;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const NONE = new Uint8Array(0);
 
 const TYPEFLAG: Record<EntryType, number> = {
   file: 0x30, link: 0x31, symlink: 0x32, "character-device": 0x33, "block-device": 0x34, directory: 0x35, fifo: 0x36,
@@ -42,7 +43,7 @@ function putString(buf: Uint8Array, off: number, width: number, bytes: Uint8Arra
 
 // Splits a long name into ustar's prefix (155) and name (100) at a "/".
 function splitUstar(name: Uint8Array): { prefix: Uint8Array; name: Uint8Array } | undefined {
-  if (name.byteLength <= 100) return { prefix: new Uint8Array(0), name };
+  if (name.byteLength <= 100) return { prefix: NONE, name };
   if (name.byteLength > 256) return undefined;
   for (let i = name.byteLength - 101; i < name.byteLength; i++) {
     if (i > 0 && name[i] === 0x2f && i <= 155 && name.byteLength - i - 1 <= 100 && name.byteLength - i - 1 > 0) {
@@ -99,7 +100,7 @@ export function encodeHeader(h: TarHeader, scratch?: Uint8Array): Uint8Array {
   if (h.type === "directory" && !nameStr.endsWith("/")) nameStr += "/";
   const name = enc.encode(nameStr);
   const linkStr = h.linkname === undefined ? "" : h.type === "link" ? relativeName(h.linkname) : h.linkname;
-  const linkname = enc.encode(linkStr);
+  const linkname = linkStr === "" ? NONE : enc.encode(linkStr);
   const size = h.type === "file" ? (h.size ?? 0) : 0;
   const mtime = Math.floor(h.mtime.getTime() / 1000);
   const records: Uint8Array[] = [];
@@ -110,11 +111,11 @@ export function encodeHeader(h: TarHeader, scratch?: Uint8Array): Uint8Array {
   if (h.gid > USTAR_MAX_ID) records.push(paxRecord("gid", enc.encode(String(h.gid))));
   if (size > USTAR_MAX_SIZE) records.push(paxRecord("size", enc.encode(String(size))));
   if (mtime < 0 || mtime > USTAR_MAX_SIZE) records.push(paxRecord("mtime", enc.encode(String(mtime))));
-  for (const [k, v] of Object.entries(h.pax ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) records.push(paxRecord(k, enc.encode(v)));
-  for (const k of Object.keys(h.xattrs ?? {}).sort()) records.push(paxRecord(XATTR_PREFIX + k, h.xattrs![k]));
+  if (h.pax) for (const [k, v] of Object.entries(h.pax).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) records.push(paxRecord(k, enc.encode(v)));
+  if (h.xattrs) for (const k of Object.keys(h.xattrs).sort()) records.push(paxRecord(XATTR_PREFIX + k, h.xattrs![k]));
   const main = ustarBlock({
     name: split ? split.name : name.subarray(0, 100),
-    prefix: split ? split.prefix : new Uint8Array(0),
+    prefix: split ? split.prefix : NONE,
     mode: (h.mode & 0o7777) | 0, uid: h.uid > USTAR_MAX_ID ? 0 : h.uid, gid: h.gid > USTAR_MAX_ID ? 0 : h.gid,
     size: size > USTAR_MAX_SIZE ? 0 : size, mtime: mtime < 0 || mtime > USTAR_MAX_SIZE ? 0 : mtime,
     typeflag: TYPEFLAG[h.type], linkname: linkname.subarray(0, 100), devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0,

@@ -202,7 +202,7 @@ export async function* planEntries(root: string, items: readonly PlanItem[], opt
           header = { ...base, type: "directory" };
           break;
         case S_IFREG: {
-          const key = `${rec.dev}:${rec.ino}`;
+          const key = rec.nlink > 1 ? `${rec.dev}:${rec.ino}` : "";
           const first = rec.nlink > 1 ? firstName.get(key) : undefined;
           if (first !== undefined) {
             header = { ...base, type: "link", linkname: first };
