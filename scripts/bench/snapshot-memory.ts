@@ -1,6 +1,7 @@
 // Peak memory of a build whose RUN writes a 2 GiB file (one 2 GiB layer): kiln's own process
 // (VmHWM of the CLI, compiled binary), sampled from /proc until it exits. Goal: under 300 MiB.
 // Usage: bun scripts/bench/snapshot-memory.ts [MiB=2048] [compression=gzip]
+// KILN_BIN=<compiled kiln> measures another build (an older commit's) instead of dist/kiln.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ try {
   const ctx = join(top, "ctx");
   // Text-like bytes: compressible, but not trivially (a counter on every line).
   await Bun.write(join(ctx, "Dockerfile"), `FROM ${base}\nRUN seq 1 400000000 | head -c ${mib * 1024 * 1024} > /big\n`);
-  const kiln = await ensureBinary();
+  const kiln = process.env.KILN_BIN ?? (await ensureBinary());
   const t = performance.now();
   const p = Bun.spawn([kiln, "-c", ctx, "--no-push", "--insecure-pull", "--kaniko-dir", join(top, "work"), "--compression", compression,
     "--oci-layout-path", join(top, "layout")], { stdout: "ignore", stderr: "pipe" });
