@@ -1,11 +1,11 @@
 // git:// contexts against git's own http-backend on 127.0.0.1 (basic auth, TLS with a throwaway CA): every ref form
 // kaniko accepts, --git options, submodules, and the failures (one ContextError line, nothing left behind).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fetchGitContext, gitContextAuth, parseGitContext, parseGitmodules, submoduleUrl } from "./git-context.ts";
 import type { ContextFetchOptions, GitContextOptions } from "./source.ts";
+import { useTempDirs } from "../../tests/support/e2e.ts";
 import { startContextGitServers, type ContextGitServers, type ContextRepos, type GitServer } from "../../tests/support/git-server.ts";
 
 describe("spec and environment", () => {
@@ -49,12 +49,7 @@ describe("fetching from a git server", () => {
   let secure: GitServer;
   let ca: string;
   let servers: ContextGitServers;
-  const temps: string[] = [];
-  const temp = (p: string) => {
-    const d = mkdtempSync(join(tmpdir(), p));
-    temps.push(d);
-    return d;
-  };
+  const { tmp: temp } = useTempDirs();
 
   beforeAll(async () => {
     servers = await startContextGitServers();
@@ -62,7 +57,6 @@ describe("fetching from a git server", () => {
   }, 60_000);
   afterAll(() => {
     servers?.stop();
-    for (const d of temps) rmSync(d, { recursive: true, force: true });
   });
 
   async function fetchCtx(spec: string, git: GitContextOptions = {}, env: ContextFetchOptions["env"] = { GIT_PULL_METHOD: "http" }, maxBytes = 1 << 30) {

@@ -2,10 +2,10 @@
 // on 127.0.0.1. The context archive holds a Dockerfile at the top and another in sub/ (for --context-sub-path);
 // each is `FROM scratch` + `COPY . /ctx`, and the image's one layer is read from the OCI layout.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runKiln } from "../support/kiln.ts";
+import { useTempDirs } from "../support/e2e.ts";
 import { contextTarGz } from "../support/context-tar.ts";
 import { S3RVER_KEY, startS3Server, startStsStandIn, type S3Server, type StsStandIn } from "../support/s3-server.ts";
 import { startGcsServer, type GcsServer } from "../support/gcs-server.ts";
@@ -21,12 +21,7 @@ let google: GcpStandin;
 let az: AzuriteServer;
 let keyFile: string;
 let tokenFile: string;
-const temps: string[] = [];
-const temp = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), p));
-  temps.push(d);
-  return d;
-};
+const { tmp: temp } = useTempDirs();
 
 beforeAll(async () => {
   const tgz = await contextTarGz({
@@ -52,7 +47,6 @@ afterAll(async () => {
   sts?.stop();
   gcs?.stop();
   google?.stop();
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
 function sh(cmd: string[]): string {

@@ -3,10 +3,10 @@
 // submodules, auth, --context-sub-path. Each repo state's Dockerfile is `FROM scratch` + `COPY . /ctx`; the image's
 // one layer is read from the OCI layout.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runKiln } from "../support/kiln.ts";
+import { useTempDirs } from "../support/e2e.ts";
 import { startContextGitServers, type ContextGitServers, type ContextRepos, type GitServer } from "../support/git-server.ts";
 
 let repos: ContextRepos;
@@ -14,7 +14,7 @@ let plain: GitServer;
 let secure: GitServer;
 let ca: string;
 let servers: ContextGitServers;
-const temps: string[] = [];
+const { tmp: temp } = useTempDirs();
 
 beforeAll(async () => {
   servers = await startContextGitServers();
@@ -22,14 +22,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => {
   servers?.stop();
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
-
-function temp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
 
 function sh(cmd: string[], cwd?: string): string {
   const p = Bun.spawnSync(cmd, { cwd, stderr: "pipe" });

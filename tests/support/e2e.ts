@@ -18,23 +18,30 @@ export interface BusyboxRegistry {
   tmp(prefix?: string): string;
 }
 
+/** Temp directories removed after the file's tests: `tmp(prefix)` makes one. Call at the top level of a test file. */
+export function useTempDirs(): { tmp(prefix?: string): string; keep(dir: string): string } {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const keep = (dir: string) => (dirs.push(dir), dir);
+  return { keep, tmp: (prefix = "kiln-test-") => keep(mkdtempSync(join(tmpdir(), prefix))) };
+}
+
 export function useBusyboxRegistry(opts: StartRegistryOptions = {}): BusyboxRegistry {
   let reg: TestRegistry | undefined;
   let base: string | undefined;
-  const dirs: string[] = [];
+  const temps = useTempDirs();
   beforeAll(async () => {
     reg = await startRegistry(opts);
     base = await pushBusybox(reg);
   });
   afterAll(async () => {
     await reg?.stop();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
-  const keep = (dir: string) => (dirs.push(dir), dir);
   return {
     get reg() { if (!reg) throw new Error("the registry starts in beforeAll"); return reg; },
     get base() { if (!base) throw new Error("the base image is pushed in beforeAll"); return base; },
-    keep,
-    tmp: (prefix = "kiln-test-") => keep(mkdtempSync(join(tmpdir(), prefix))),
+    ...temps,
   };
 }
