@@ -2,27 +2,16 @@
 // GIT_PULL_METHOD=http, and HTTPS behind basic auth with a throwaway CA), each ref form kaniko takes, --git options,
 // submodules, auth, --context-sub-path. Each repo state's Dockerfile is `FROM scratch` + `COPY . /ctx`; the image's
 // one layer is read from the OCI layout.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { runKiln } from "../support/kiln.ts";
 import { useTempDirs } from "../support/e2e.ts";
-import { startContextGitServers, type ContextGitServers, type ContextRepos, type GitServer } from "../support/git-server.ts";
+import { useContextGitServers } from "../support/git-server.ts";
 
-let repos: ContextRepos;
-let plain: GitServer;
-let secure: GitServer;
-let ca: string;
-let servers: ContextGitServers;
+const git = useContextGitServers();
 const { tmp: temp } = useTempDirs();
 
-beforeAll(async () => {
-  servers = await startContextGitServers();
-  ({ repos, plain, secure, ca } = servers);
-}, 60_000);
-afterAll(() => {
-  servers?.stop();
-});
 
 function sh(cmd: string[], cwd?: string): string {
   const p = Bun.spawnSync(cmd, { cwd, stderr: "pipe" });
@@ -48,7 +37,7 @@ async function build(args: string[], env: Record<string, string> = { GIT_PULL_ME
 
 describe("git contexts (dist/kiln)", () => {
   test("the default branch: full clone with .git kept, submodule directory empty", async () => {
-    const r = await build(["--context", `git://${plain.host}/main.git`]);
+    const r = await build(["--context", `git://${git.plain.host}/main.git`]);
     expect(r.code).toBe(0);
     expect(r.file("which.txt")).toBe("v2");
     expect(r.paths).toContain("ctx/.git/HEAD");
@@ -58,15 +47,15 @@ describe("git contexts (dist/kiln)", () => {
   });
 
   test("#refs/heads/x, #refs/tags/t, #commit, and --git branch=", async () => {
-    const spec = `git://${plain.host}/main.git`;
+    const spec = `git://${git.plain.host}/main.git`;
     expect((await build(["--context", `${spec}#refs/heads/feature`])).file("which.txt")).toBe("feature");
     expect((await build(["--context", `${spec}#refs/tags/t1`])).file("which.txt")).toBe("tag");
-    expect((await build(["--context", `${spec}#${repos.oldCommit}`])).file("which.txt")).toBe("v1");
+    expect((await build(["--context", `${spec}#${git.repos.oldCommit}`])).file("which.txt")).toBe("v1");
     expect((await build(["--context", spec, "--git", "branch=feature,single-branch=true"])).file("which.txt")).toBe("feature");
   });
 
   test("recurse-submodules=true brings the submodule's files at the recorded commit; =false leaves them out", async () => {
-    const spec = `git://${plain.host}/main.git`;
+    const spec = `git://${git.plain.host}/main.git`;
     expect((await build(["--context", spec, "--git", "recurse-submodules=true"])).file("lib/lib.txt")).toBe("from the submodule");
     const without = await build(["--context", spec, "--git", "recurse-submodules=false"]);
     expect(without.code).toBe(0);
@@ -74,15 +63,15 @@ describe("git contexts (dist/kiln)", () => {
   });
 
   test("a Dockerfile in --context-sub-path of the repository", async () => {
-    const r = await build(["--context", `git://${plain.host}/main.git`, "--context-sub-path", "app"]);
+    const r = await build(["--context", `git://${git.plain.host}/main.git`, "--context-sub-path", "app"]);
     expect(r.code).toBe(0);
     expect(r.file("app.txt")).toBe("app");
     expect(r.file("which.txt")).toBeUndefined();
   });
 
   test("HTTPS with basic auth: git:// goes over https; SSL_CERT_FILE or insecure-skip-tls; 401 names the variables", async () => {
-    const spec = `git://${secure.host}/main.git`;
-    const ok = await build(["--context", spec, "--git", "recurse-submodules=true"], { SSL_CERT_FILE: ca, GIT_USERNAME: "alice", GIT_PASSWORD: "pw" });
+    const spec = `git://${git.secure.host}/main.git`;
+    const ok = await build(["--context", spec, "--git", "recurse-submodules=true"], { SSL_CERT_FILE: git.ca, GIT_USERNAME: "alice", GIT_PASSWORD: "pw" });
     expect(ok.code).toBe(0);
     expect(ok.file("lib/lib.txt")).toBe("from the submodule");
     const skip = await build(["--context", spec, "--git", "insecure-skip-tls=true"], { GIT_USERNAME: "alice", GIT_PASSWORD: "pw" });
@@ -92,16 +81,16 @@ describe("git contexts (dist/kiln)", () => {
     const untrusted = await build(["--context", spec], { GIT_USERNAME: "alice", GIT_PASSWORD: "pw" });
     expect(untrusted.code).not.toBe(0);
     expect(untrusted.stderr).toContain("certificate is not trusted");
-    const denied = await build(["--context", spec], { SSL_CERT_FILE: ca });
+    const denied = await build(["--context", spec], { SSL_CERT_FILE: git.ca });
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain("set GIT_TOKEN, or GIT_USERNAME and GIT_PASSWORD");
-    const refused = await build(["--context", spec], { SSL_CERT_FILE: ca, GIT_USERNAME: "alice", GIT_PASSWORD: "nope" });
+    const refused = await build(["--context", spec], { SSL_CERT_FILE: git.ca, GIT_USERNAME: "alice", GIT_PASSWORD: "nope" });
     expect(refused.stderr).toContain("refused the credentials (from GIT_USERNAME and GIT_PASSWORD)");
     expect(refused.stderr).not.toContain("nope");
   });
 
   test("a ref that does not exist: one line naming the repo and the ref, nothing left in the work dir", async () => {
-    const r = await build(["--context", `git://${plain.host}/main.git#refs/heads/nope`]);
+    const r = await build(["--context", `git://${git.plain.host}/main.git#refs/heads/nope`]);
     expect(r.code).not.toBe(0);
     const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("INFO"));
     expect(lines.length).toBe(1);

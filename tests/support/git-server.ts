@@ -1,5 +1,6 @@
 // A git smart-HTTP server for tests: Bun.serve on 127.0.0.1 in front of git's own `git http-backend` (CGI),
 // serving the bare repositories under one directory; optionally behind HTTP basic auth and over TLS.
+import { afterAll, beforeAll } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -149,5 +150,24 @@ export async function startContextGitServers(): Promise<ContextGitServers> {
       secure.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** startContextGitServers for a test file or describe block: started in beforeAll, stopped in afterAll; read its fields inside tests. */
+export function useContextGitServers(): Omit<ContextGitServers, "stop"> {
+  let servers: ContextGitServers | undefined;
+  beforeAll(async () => {
+    servers = await startContextGitServers();
+  }, 60_000);
+  afterAll(() => servers?.stop());
+  const get = () => {
+    if (!servers) throw new Error("the git servers start in beforeAll");
+    return servers;
+  };
+  return {
+    get repos() { return get().repos; },
+    get plain() { return get().plain; },
+    get secure() { return get().secure; },
+    get ca() { return get().ca; },
   };
 }
