@@ -229,8 +229,10 @@ export class RootFS {
    * them). The baseline is dropped: the next stage starts from its own base layers.
    */
   async wipe(): Promise<void> {
+    const started = performance.now();
     this.#eachRemovable((host) => rmSync(host, { recursive: true, force: true }));
     this.#index = undefined;
+    this.#logger.debug("root wiped", { ms: Math.round(performance.now() - started) });
   }
 
   /**

@@ -12,8 +12,10 @@
 //   node_modules/.bin/bun scripts/bench/executor-vs-buildkit.ts [--rounds 3] [--workloads files10k,stages3]
 //       [--images DIR] [--profile] [--keep-order]
 // Workloads: files10k (RUN writes 10,000 files), stages3 (3 independent stages + a final one COPYing from each),
-// files100k (RUN writes 100,000 files; not in the default set). Rounds alternate which builder goes first
-// unless --keep-order (kiln first). As root, everything works on a fresh ext4 on a loop device (support.ts).
+// files100k (RUN writes 100,000 files; not in the default set), overhead100k (the same RUN, then `RUN true` and a
+// one-file RUN, built with --cleanup: kiln's own cost beyond that first RUN = its total minus the RUN's execute
+// time from the -v debug split, which it always gets; not in the default set). Rounds alternate which builder
+// goes first unless --keep-order (kiln first). As root, everything works on a fresh ext4 on a loop device (support.ts).
 import { cpSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +42,8 @@ const writeFiles = (files: number) =>
 const WORKLOADS: Record<string, (base: string) => string> = {
   files10k: (base) => `FROM ${base}\n${writeFiles(10_000)}\n`,
   files100k: (base) => `FROM ${base}\n${writeFiles(100_000)}\n`,
+  // The issue's snapshot-heavy case: a snapshot of 100,000 new files, a no-op RUN, a one-change RUN, root removal.
+  overhead100k: (base) => `FROM ${base}\n${writeFiles(100_000)}\nRUN true\nRUN echo x > /data/0/0\n`,
   // Each stage: 1,000 small files and 4 MiB of random data, as a small compile step would leave behind.
   stages3: (base) => ["a", "b", "c"].map((s) => `FROM ${base} AS ${s}
 RUN mkdir -p /out && awk 'BEGIN { for (f = 0; f < 1000; f++) { p = "/out/${s}" f; print f > p; close(p) } }' && head -c 4194304 /dev/urandom > /out/${s}.bin
@@ -50,8 +54,18 @@ COPY --from=c /out /app/c
 RUN ls /app > /app/listing
 `,
 };
+/** Flags kiln gets for a workload besides the common ones. */
+const KILN_FLAGS: Record<string, string[]> = { overhead100k: ["--cleanup", "-v", "debug"] };
 const chosen = value("--workloads", "files10k,stages3").split(",");
 for (const w of chosen) if (!WORKLOADS[w]) throw new Error(`unknown workload ${w} (known: ${Object.keys(WORKLOADS).join(", ")})`);
+
+/** From kiln's -v debug output: the first RUN's execute time and the root removal's (--cleanup), in seconds. */
+function firstRunAndWipe(stderr: string): { run: number; wipe: number } {
+  const run = /RUN awk.*\[.*execute ([\d.]+)s/.exec(stderr);
+  const wipes = [...stderr.matchAll(/root wiped.*?ms\W+(\d+)/g)];
+  if (!run || !wipes.length) throw new Error(`no RUN execute time or root removal time in kiln's output:\n${stderr.slice(-3000)}`);
+  return { run: Number(run[1]), wipe: Number(wipes.at(-1)![1]) / 1000 };
+}
 
 const load = () => sh("uptime").trim();
 const loads = [load()];
@@ -63,7 +77,7 @@ const top = fsys.dir;
 if (fsys.loop) process.env.TMPDIR = top; // the private dockerd puts its data root under tmpdir()
 const reg = await startRegistry();
 const docker = await startDocker();
-type Times = { kiln: number[]; docker: number[]; summaries: string[] };
+type Times = { kiln: number[]; docker: number[]; summaries: string[]; overhead: { run: number; wipe: number }[] };
 const results: Record<string, Times> = {};
 
 async function must(p: Promise<{ code: number; stdout: string; stderr: string }>, what: string) {
@@ -89,7 +103,7 @@ try {
     const ctx = join(top, `ctx-${w}`);
     mkdirSync(ctx);
     writeFileSync(join(ctx, "Dockerfile"), WORKLOADS[w](base));
-    results[w] = { kiln: [], docker: [], summaries: [] };
+    results[w] = { kiln: [], docker: [], summaries: [], overhead: [] };
   }
 
   const runKiln = async (w: string, r: number) => {
@@ -98,10 +112,11 @@ try {
     const t = performance.now();
     const out = await must(runContainer(root, join(top, `ctx-${w}`), env, [
       ...config.process.args, "--context", "dir:///workspace", "--destination", `${reg.host}/kiln-${w}:r${r}`,
-      "--insecure", "--insecure-pull", "--log-format", "text", ...(profile ? ["-v", "debug"] : []),
+      "--insecure", "--insecure-pull", "--log-format", "text", ...(KILN_FLAGS[w] ?? (profile ? ["-v", "debug"] : [])),
     ]), `kiln ${w}`);
     const s = (performance.now() - t) / 1000;
     results[w].kiln.push(s);
+    if (w === "overhead100k") results[w].overhead.push(firstRunAndWipe(out.stderr));
     // The timings summary (stages, steps with -v debug, outputs, total): where kiln's own time went.
     results[w].summaries.push(out.stderr.split("\n").filter((l) => /Stage \d|^\S*\s+[\d.]+s  |Outputs|Build took|took|snapshot/i.test(l)).join("\n"));
     rmSync(root, { recursive: true, force: true });
@@ -139,6 +154,13 @@ console.log("| workload | BuildKit median | kiln executor median | kiln / BuildK
 for (const [w, t] of Object.entries(results)) {
   const d = median(t.docker), k = median(t.kiln);
   console.log(`| ${w} | ${d.toFixed(2)} s | ${k.toFixed(2)} s | ${(k / d).toFixed(2)}x |`);
+}
+for (const [w, t] of Object.entries(results)) {
+  if (!t.overhead.length) continue;
+  const own = t.kiln.map((k, i) => k - t.overhead[i].run);
+  console.log(`\n${w}: kiln total ${t.kiln.map((x) => x.toFixed(2)).join(", ")} s; first RUN ${t.overhead.map((o) => o.run.toFixed(2)).join(", ")} s; ` +
+    `own overhead (total - first RUN) ${own.map((x) => x.toFixed(2)).join(", ")} s, median ${median(own).toFixed(2)} s; ` +
+    `root removal ${t.overhead.map((o) => o.wipe.toFixed(2)).join(", ")} s`);
 }
 for (const [w, t] of Object.entries(results)) {
   console.log(`\n${w} per round: BuildKit ${t.docker.map((x) => x.toFixed(2)).join(", ")}; kiln ${t.kiln.map((x) => x.toFixed(2)).join(", ")}`);
