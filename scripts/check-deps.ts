@@ -57,8 +57,10 @@ export function checkDeps(repo: string): string[] {
     }
   }
   if (existsSync(join(repo, "mod.ts"))) check(join(repo, "mod.ts"), (target) => (/^lib\/[^/]+\/mod\.ts$/.test(target) ? undefined : "the top-level mod.ts may use only the folders' mod.ts"));
+  // helper.ts: the in-place RUN helper's entry, which must not load the rest of kiln (cli/main.ts).
+  if (existsSync(join(repo, "helper.ts"))) check(join(repo, "helper.ts"), (target) => (target === "lib/sandbox/helper.ts" ? undefined : "the top-level helper.ts may use only lib/sandbox/helper.ts"));
   for (const file of files(join(repo, "cli"))) {
-    check(file, (target) => (target === "mod.ts" || target.startsWith("cli/") ? undefined : "cli/ may import only the top-level mod.ts"));
+    check(file, (target) => (target === "mod.ts" || target === "helper.ts" || target.startsWith("cli/") ? undefined : "cli/ may import only the top-level mod.ts (and helper.ts)"));
   }
   return problems;
 }
