@@ -10,12 +10,13 @@
 //
 // Usage (as root; dist/kiln is compiled when missing, the images are built into a temp dir unless --images):
 //   node_modules/.bin/bun scripts/bench/executor-vs-buildkit.ts [--rounds 3] [--workloads files10k,stages3]
-//       [--images DIR] [--profile] [--keep-order]
+//       [--images DIR] [--profile] [--keep-order] [--kiln-host]
 // Workloads: files10k (RUN writes 10,000 files), stages3 (3 independent stages + a final one COPYing from each),
 // files100k (RUN writes 100,000 files; not in the default set), overhead100k (the same RUN, then `RUN true` and a
 // one-file RUN, built with --cleanup: kiln's own cost beyond that first RUN = its total minus the RUN's execute
 // time from the -v debug split, which it always gets; not in the default set). Rounds alternate which builder
-// goes first unless --keep-order (kiln first). As root, everything works on a fresh ext4 on a loop device (support.ts).
+// goes first unless --keep-order (kiln first). --kiln-host adds a third builder to every round: dist/kiln on
+// the host itself (--isolation isolated: own build roots, RUN in runc, stages in parallel), no executor image. runs20: 20 `RUN true` (per-RUN start-up; not in the default set). As root, everything works on a fresh ext4 on a loop device (support.ts).
 import { cpSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +43,8 @@ const writeFiles = (files: number) =>
 const WORKLOADS: Record<string, (base: string) => string> = {
   files10k: (base) => `FROM ${base}\n${writeFiles(10_000)}\n`,
   files100k: (base) => `FROM ${base}\n${writeFiles(100_000)}\n`,
+  // 20 RUNs that change nothing: what starting each RUN costs (in place, kiln's helper process per RUN).
+  runs20: (base) => `FROM ${base}\n${"RUN true\n".repeat(20)}`,
   // The issue's snapshot-heavy case: a snapshot of 100,000 new files, a no-op RUN, a one-change RUN, root removal.
   overhead100k: (base) => `FROM ${base}\n${writeFiles(100_000)}\nRUN true\nRUN echo x > /data/0/0\n`,
   // Each stage: 1,000 small files and 4 MiB of random data, as a small compile step would leave behind.
@@ -77,7 +80,7 @@ const top = fsys.dir;
 if (fsys.loop) process.env.TMPDIR = top; // the private dockerd puts its data root under tmpdir()
 const reg = await startRegistry();
 const docker = await startDocker();
-type Times = { kiln: number[]; docker: number[]; summaries: string[]; overhead: { run: number; wipe: number }[] };
+type Times = { kiln: number[]; docker: number[]; host: number[]; summaries: string[]; overhead: { run: number; wipe: number }[] };
 const results: Record<string, Times> = {};
 
 async function must(p: Promise<{ code: number; stdout: string; stderr: string }>, what: string) {
@@ -103,7 +106,7 @@ try {
     const ctx = join(top, `ctx-${w}`);
     mkdirSync(ctx);
     writeFileSync(join(ctx, "Dockerfile"), WORKLOADS[w](base));
-    results[w] = { kiln: [], docker: [], summaries: [], overhead: [] };
+    results[w] = { kiln: [], docker: [], host: [], summaries: [], overhead: [] };
   }
 
   const runKiln = async (w: string, r: number) => {
@@ -122,6 +125,20 @@ try {
     rmSync(root, { recursive: true, force: true });
     return s;
   };
+  const runHost = async (w: string, r: number) => {
+    const t = performance.now();
+    const out = await must((async () => {
+      const p = Bun.spawn([join(REPO, "dist/kiln"), "--isolation", "isolated", "--context", `dir://${join(top, `ctx-${w}`)}`,
+        "--destination", `${reg.host}/kiln-host-${w}:r${r}`, "--insecure", "--insecure-pull", "--log-format", "text", ...(profile ? ["-v", "debug"] : [])],
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, TMPDIR: top } });
+      const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      return { code, stdout, stderr };
+    })(), `kiln on the host ${w}`);
+    const s = (performance.now() - t) / 1000;
+    results[w].host.push(s);
+    if (profile) console.log(out.stderr.split("\n").filter((l) => /Stage \d|^\S*\s+[\d.]+s  |Outputs|Build took/.test(l)).join("\n"));
+    return s;
+  };
   const runDocker = async (w: string, r: number) => {
     await must(docker.run(["builder", "prune", "-af"]), "docker builder prune");
     for (const img of (await docker.run(["images", "-q"])).stdout.split("\n").filter(Boolean)) await docker.run(["rmi", "-f", img]);
@@ -136,9 +153,10 @@ try {
 
   for (let r = 0; r < rounds; r++) {
     for (const w of chosen) {
-      const order = !flag("--keep-order") && r % 2 ? [runDocker, runKiln] : [runKiln, runDocker];
+      const builders = [runKiln, runDocker, ...(flag("--kiln-host") ? [runHost] : [])];
+      const order = !flag("--keep-order") && r % 2 ? builders.reverse() : builders;
       const took = [];
-      for (const f of order) took.push(`${f === runKiln ? "kiln" : "buildkit"} ${(await f(w, r)).toFixed(2)} s`);
+      for (const f of order) took.push(`${f === runKiln ? "kiln" : f === runHost ? "kiln on the host" : "buildkit"} ${(await f(w, r)).toFixed(2)} s`);
       console.log(`round ${r + 1} ${w}: ${took.join(", ")}  (${load().replace(/.*load/, "load")})`);
     }
   }
@@ -150,10 +168,11 @@ try {
 loads.push(load());
 
 console.log(`\n${rounds} rounds, ${new Date().toISOString()}\nload at start: ${loads[0]}\nload at end:   ${loads[1]}\n`);
-console.log("| workload | BuildKit median | kiln executor median | kiln / BuildKit |\n|---|---|---|---|");
+const host = flag("--kiln-host");
+console.log(`| workload | BuildKit median | kiln executor median | kiln / BuildKit |${host ? " kiln host median | host / BuildKit |" : ""}\n|---|---|---|---|${host ? "---|---|" : ""}`);
 for (const [w, t] of Object.entries(results)) {
-  const d = median(t.docker), k = median(t.kiln);
-  console.log(`| ${w} | ${d.toFixed(2)} s | ${k.toFixed(2)} s | ${(k / d).toFixed(2)}x |`);
+  const d = median(t.docker), k = median(t.kiln), h = host ? median(t.host) : 0;
+  console.log(`| ${w} | ${d.toFixed(2)} s | ${k.toFixed(2)} s | ${(k / d).toFixed(2)}x |${host ? ` ${h.toFixed(2)} s | ${(h / d).toFixed(2)}x |` : ""}`);
 }
 for (const [w, t] of Object.entries(results)) {
   if (!t.overhead.length) continue;
@@ -163,6 +182,7 @@ for (const [w, t] of Object.entries(results)) {
     `root removal ${t.overhead.map((o) => o.wipe.toFixed(2)).join(", ")} s`);
 }
 for (const [w, t] of Object.entries(results)) {
-  console.log(`\n${w} per round: BuildKit ${t.docker.map((x) => x.toFixed(2)).join(", ")}; kiln ${t.kiln.map((x) => x.toFixed(2)).join(", ")}`);
+  console.log(`\n${w} per round: BuildKit ${t.docker.map((x) => x.toFixed(2)).join(", ")}; kiln ${t.kiln.map((x) => x.toFixed(2)).join(", ")}` +
+    (t.host.length ? `; kiln on the host ${t.host.map((x) => x.toFixed(2)).join(", ")}` : ""));
   console.log(`kiln's summary (last round):\n${t.summaries.at(-1)}`);
 }
